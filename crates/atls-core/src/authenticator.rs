@@ -50,15 +50,6 @@ pub fn finished_verify_data(
     hash.hmac(keys.finished_key(), &digest)
 }
 
-/// The request as it enters the transcript: the whole handshake message, or only its body
-/// when `unframed` (fizz compatibility).
-pub(crate) fn request_in_transcript(encoded_request: &[u8], unframed: bool) -> &[u8] {
-    match unframed {
-        true => encoded_request.get(4..).unwrap_or_default(),
-        false => encoded_request,
-    }
-}
-
 /// Builds `Certificate ‖ CertificateVerify ‖ Finished` answering `request_in_transcript`
 /// (empty for a spontaneous authenticator) with `identity`, putting `leaf_extensions` in the
 /// first entry.

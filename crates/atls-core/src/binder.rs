@@ -68,6 +68,17 @@ impl Profile {
     };
 }
 
+impl Profile {
+    /// The authenticator request as it enters the transcript hashes: the whole handshake
+    /// message (RFC 9261), or only its body when [`Self::unframed_request_transcript`] is set.
+    pub fn request_in_transcript<'a>(&self, encoded_request: &'a [u8]) -> &'a [u8] {
+        match self.unframed_request_transcript {
+            true => encoded_request.get(4..).unwrap_or_default(),
+            false => encoded_request,
+        }
+    }
+}
+
 impl Default for Profile {
     fn default() -> Self {
         Self::LATEST

@@ -10,7 +10,7 @@ use zeroize::Zeroizing;
 
 use crate::authenticator::{
     self, Authenticated, Expectation, Validation, build_authenticator, build_empty_authenticator,
-    request_in_transcript, validate_authenticator,
+    validate_authenticator,
 };
 use crate::binder::{Binding, Profile};
 use crate::codec::Codec;
@@ -380,7 +380,7 @@ impl<C> Session<C> {
         };
         if request.extension(profile.cmw_extension_type).is_none() {
             // Plain RFC 9261 request: authenticate without evidence.
-            let transcript = request_in_transcript(&encoded, profile.unframed_request_transcript);
+            let transcript = profile.request_in_transcript(&encoded);
             let bytes = build_authenticator(
                 self.hash,
                 &keys,
@@ -419,8 +419,7 @@ impl<C> Session<C> {
         encoded: &[u8],
         keys: &AuthenticatorKeys,
     ) {
-        let transcript =
-            request_in_transcript(encoded, self.config.profile.unframed_request_transcript);
+        let transcript = self.config.profile.request_in_transcript(encoded);
         self.transmits.push_back(build_empty_authenticator(
             self.hash,
             keys,
@@ -460,8 +459,7 @@ impl<C> Session<C> {
         let identity = self.config.identity.as_ref().ok_or(ApiMisuse::NoIdentity)?;
         let ext = Extension::cmw_attestation(profile.cmw_extension_type, cmw)
             .map_err(|e| Error::Signing(format!("evidence does not fit: {e}").into()))?;
-        let transcript =
-            request_in_transcript(&incoming.encoded, profile.unframed_request_transcript);
+        let transcript = profile.request_in_transcript(&incoming.encoded);
         let bytes = build_authenticator(
             self.hash,
             &incoming.keys,
@@ -515,10 +513,7 @@ impl<C> Session<C> {
         let offered = authenticator::offered_extensions(&out.request);
         let schemes = out.request.signature_schemes();
         let expect = Expectation {
-            request_in_transcript: request_in_transcript(
-                &out.encoded,
-                profile.unframed_request_transcript,
-            ),
+            request_in_transcript: profile.request_in_transcript(&out.encoded),
             context: Some(&out.request.context),
             offered_extensions: &offered,
             offered_schemes: &schemes,
@@ -567,7 +562,6 @@ impl<C> Session<C> {
     }
 
     fn handle_empty(&mut self, authenticator: &Authenticator) -> Result<(), Error> {
-        let unframed = self.config.profile.unframed_request_transcript;
         let mut any = false;
         for out in &self.outgoing {
             if !matches!(out.phase, OutgoingPhase::AwaitingAuthenticator { .. }) {
@@ -575,7 +569,7 @@ impl<C> Session<C> {
             }
             any = true;
             let expect = Expectation {
-                request_in_transcript: request_in_transcript(&out.encoded, unframed),
+                request_in_transcript: self.config.profile.request_in_transcript(&out.encoded),
                 context: Some(&out.request.context),
                 offered_extensions: &[],
                 offered_schemes: &[],
