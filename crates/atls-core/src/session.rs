@@ -723,7 +723,8 @@ impl<C> Session<C> {
         }
     }
 
-    /// Closes the session on any error except a caller's stale id.
+    /// Closes the session on any error except a caller's stale id: pending work, queued
+    /// messages and undelivered events are dropped, so nothing is sent or reported after it.
     fn guard<T>(&mut self, result: Result<T, Error>) -> Result<T, Error> {
         if let Err(e) = &result
             && !matches!(e, Error::ApiMisuse(ApiMisuse::UnknownId(_)))
@@ -733,6 +734,7 @@ impl<C> Session<C> {
             self.outgoing.clear();
             self.incoming.clear();
             self.transmits.clear();
+            self.events.clear();
         }
         result
     }
