@@ -11,26 +11,6 @@ use common::*;
 
 const CMW_TYPE: ExtensionType = DEFAULT_CMW_ATTESTATION;
 
-/// The client's attestation request, as sent.
-fn client_request(p: &mut Pair) -> Vec<u8> {
-    p.client.request_attestation(p.now, &p.exporter).unwrap();
-    p.client.poll_transmit().unwrap()
-}
-
-/// The server's honest answer to `request`, with toy evidence.
-fn server_answer(p: &mut Pair, request: &[u8]) -> Vec<u8> {
-    p.server
-        .handle_message(p.now, request, &p.exporter)
-        .unwrap();
-    let Some(Event::EvidenceRequested { id, binding }) = p.server.poll_event() else {
-        panic!("expected an evidence request");
-    };
-    p.server
-        .handle_evidence(id, Ok(toy_evidence(&binding)))
-        .unwrap();
-    p.server.poll_transmit().unwrap()
-}
-
 fn server_keys(p: &Pair) -> AuthenticatorKeys {
     AuthenticatorKeys::derive(&p.exporter, HashAlgorithm::Sha256, Role::Server).unwrap()
 }

@@ -321,3 +321,47 @@ pub fn assert_peer(err: &Error, expected: PeerMisbehaved) {
         other => panic!("expected {expected:?}, got {other:?}"),
     }
 }
+
+/// The next `EvidenceRequested` event, skipping others.
+pub fn next_evidence_request(s: &mut Session<Claims>) -> (OperationId, Binding) {
+    while let Some(ev) = s.poll_event() {
+        if let Event::EvidenceRequested { id, binding } = ev {
+            return (id, binding);
+        }
+    }
+    panic!("expected an evidence request");
+}
+
+/// The next `AppraisalRequested` event, skipping others.
+pub fn next_appraisal_request(s: &mut Session<Claims>) -> (OperationId, Vec<u8>, Binding) {
+    while let Some(ev) = s.poll_event() {
+        if let Event::AppraisalRequested {
+            id,
+            evidence,
+            binding,
+            ..
+        } = ev
+        {
+            return (id, evidence, binding);
+        }
+    }
+    panic!("expected an appraisal request");
+}
+
+/// The client's attestation request, as sent.
+pub fn client_request(p: &mut Pair) -> Vec<u8> {
+    p.client.request_attestation(p.now, &p.exporter).unwrap();
+    p.client.poll_transmit().unwrap()
+}
+
+/// The server's honest answer to `request`, with toy evidence.
+pub fn server_answer(p: &mut Pair, request: &[u8]) -> Vec<u8> {
+    p.server
+        .handle_message(p.now, request, &p.exporter)
+        .unwrap();
+    let (id, binding) = next_evidence_request(&mut p.server);
+    p.server
+        .handle_evidence(id, Ok(toy_evidence(&binding)))
+        .unwrap();
+    p.server.poll_transmit().unwrap()
+}
