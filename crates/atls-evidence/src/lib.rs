@@ -37,8 +37,16 @@
     )
 )]
 
+mod claims;
 mod cmw;
+mod contract;
+mod error;
+pub mod insecure_test;
 mod media_type;
+
+pub use claims::Claims;
+pub use contract::{Attester, BoxFuture, Verifier, VerifierSet};
+pub use error::{BackendError, EvidenceError, check_aik, check_binder};
 
 pub use cmw::{
     Cmw, CmwError, CmwFormat, CmwNode, Collection, CollectionType, Indicator, Label, MAX_DEPTH,
