@@ -246,3 +246,71 @@ pub fn forge_test_evidence(binder: &[u8], aik_pub_hash: &[u8]) -> Vec<u8> {
     let record = Record::new(mt, value, Some(Indicator::EVIDENCE)).unwrap();
     Cmw::new_cbor(record).encode()
 }
+
+/// An authenticator answering `request` (server role) on the connection of `exporter`,
+/// signed by `identity` and carrying `cmw`: what any party holding `identity`'s key can build.
+pub fn answer_as_server(
+    exporter: &ExporterMasterSecret,
+    request: &[u8],
+    identity: &Identity,
+    cmw: &[u8],
+) -> Vec<u8> {
+    use atls_core::Codec;
+    let hash = atls_core::HashAlgorithm::Sha256;
+    let keys = atls_core::AuthenticatorKeys::derive(exporter, hash, Role::Server).unwrap();
+    let ctx = atls_core::AuthenticatorRequest::decode(request)
+        .unwrap()
+        .context;
+    let ext =
+        atls_core::Extension::cmw_attestation(atls_core::DEFAULT_CMW_ATTESTATION, cmw).unwrap();
+    atls_core::build_authenticator(hash, &keys, request, &ctx, &identity.certified(), vec![ext])
+        .unwrap()
+}
+
+/// The CMW inside a full authenticator.
+pub fn cmw_of(authenticator: &[u8]) -> Vec<u8> {
+    use atls_core::{Authenticator, Codec, Extension};
+    let Authenticator::Full { certificate, .. } = Authenticator::decode(authenticator).unwrap()
+    else {
+        panic!("expected a full authenticator");
+    };
+    Extension::parse_cmw_attestation(&certificate.entries[0].extensions[0].data)
+        .unwrap()
+        .to_vec()
+}
+
+/// The binder the verifier expects on `exporter`'s connection for `ctx` and key `spki`,
+/// computed the way draft -04 defines it.
+pub fn expected_binder(exporter: &ExporterMasterSecret, ctx: &[u8], spki: &[u8]) -> Vec<u8> {
+    use atls_core::Exporter;
+    let mut exported = [0u8; 32];
+    exporter
+        .export(b"EXPORTER-cmw-attestation", ctx, &mut exported)
+        .unwrap();
+    atls_core::HashAlgorithm::Sha256.hash(&[spki, &exported])
+}
+
+/// The client's attestation request on `link`, as sent.
+pub fn client_request(link: &mut Link) -> Vec<u8> {
+    link.client
+        .session
+        .request_attestation(link.now, &link.exporter)
+        .unwrap();
+    link.client.session.poll_transmit().unwrap()
+}
+
+/// Delivers `authenticator` to the client, appraises, and returns the client's error.
+pub fn client_rejects(link: &mut Link, authenticator: &[u8]) -> Error {
+    let err = match link
+        .client
+        .session
+        .handle_message(link.now, authenticator, &link.exporter)
+    {
+        Err(e) => e,
+        Ok(()) => link.client.step().expect_err("the client must reject this"),
+    };
+    assert!(!link.client.session.is_peer_attested());
+    assert!(link.client.session.close_alert().is_some());
+    assert!(link.client.attested.is_empty());
+    err
+}

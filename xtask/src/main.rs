@@ -172,11 +172,20 @@ fn fuzz_smoke() -> Result<(), String> {
     if targets.trim().is_empty() {
         return Err("no fuzz targets found".into());
     }
+    // New inputs go to a scratch corpus first, so the committed seeds stay as they are.
+    let scratch = env::temp_dir().join(format!("atls-fuzz-smoke-{}", std::process::id()));
     for target in targets.lines().map(str::trim).filter(|t| !t.is_empty()) {
+        let scratch = scratch.join(target);
+        std::fs::create_dir_all(&scratch).map_err(|e| format!("{}: {e}", scratch.display()))?;
+        let seeds = format!("corpus/{target}");
         run(
             &format!("fuzz smoke: {target}"),
-            nightly_cargo(&fuzz).args(["fuzz", "run", target, "--", "-runs=300"]),
+            nightly_cargo(&fuzz)
+                .args(["fuzz", "run", target])
+                .arg(&scratch)
+                .args([seeds.as_str(), "--", "-runs=300"]),
         )?;
     }
+    let _ = std::fs::remove_dir_all(&scratch);
     Ok(())
 }

@@ -108,6 +108,14 @@ pub(crate) enum LengthWidth {
 /// constructors that check them.
 pub(crate) fn put_vec(out: &mut Vec<u8>, width: LengthWidth, body: &[u8]) {
     let len = body.len();
+    debug_assert!(
+        len <= match width {
+            LengthWidth::U8 => 0xff,
+            LengthWidth::U16 => 0xffff,
+            LengthWidth::U24 => 0xff_ffff,
+        },
+        "vector of {len} bytes does not fit its length prefix"
+    );
     match width {
         LengthWidth::U8 => out.push(len as u8),
         LengthWidth::U16 => out.extend_from_slice(&(len as u16).to_be_bytes()),
@@ -126,6 +134,12 @@ pub(crate) fn put_nested(out: &mut Vec<u8>, width: LengthWidth, f: impl FnOnce(&
 /// A TLS structure that encodes to and decodes from bytes.
 pub trait Codec: Sized {
     /// Appends the encoding of `self` to `out`.
+    ///
+    /// Values must satisfy the bounds [`Codec::decode`] enforces: the message types have
+    /// public fields for low-level use, and a field over its limit does not fit its length
+    /// prefix. The checked ways to build messages for sending are
+    /// [`crate::AuthenticatorRequest::new`] and [`crate::build_authenticator`], which both
+    /// re-decode what they produce.
     fn encode(&self, out: &mut Vec<u8>);
 
     /// Decodes exactly one value from `bytes`; trailing bytes are an error.
