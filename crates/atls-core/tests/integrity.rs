@@ -655,3 +655,26 @@ fn ea_21_empty_or_reused_contexts_are_refused() {
         Error::InvalidMessage(InvalidMessage::EmptyContext)
     ));
 }
+
+#[test]
+fn cm_06_cmw_data_length_mismatch_or_empty_is_a_decode_error() {
+    for data in [vec![0, 3, 0xa0, 0xa1], vec![0, 0], vec![0, 1, 0xa0, 0xa1]] {
+        let mut p = Pair::new();
+        let req = client_request(&mut p);
+        let ext = Extension {
+            typ: CMW_TYPE,
+            data,
+        };
+        let cert = certificate_for(&p, &req, vec![ext]);
+        let auth = forge(
+            &server_keys(&p),
+            &req,
+            &cert,
+            p.server_id.signing_key().as_ref(),
+            SignatureScheme::ED25519,
+        );
+        let err = client_rejects(&mut p, &auth);
+        assert!(matches!(err, Error::InvalidMessage(_)), "{err:?}");
+        assert_eq!(err.alert(), AlertDescription::DecodeError);
+    }
+}

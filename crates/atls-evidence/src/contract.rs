@@ -10,7 +10,7 @@ use std::sync::Arc;
 use atls_core::Binding;
 
 use crate::claims::Claims;
-use crate::cmw::{Cmw, CmwNode, Indicator, Record};
+use crate::cmw::{Cmw, CmwNode, Indicator, Label, Record};
 use crate::error::EvidenceError;
 use crate::media_type::MediaType;
 
@@ -117,6 +117,10 @@ impl VerifierSet {
                     None => "collection".to_string(),
                 });
                 for (label, item) in c.iter() {
+                    let label = match label {
+                        Label::Text(t) => t.clone(),
+                        Label::Int(i) => i.to_string(),
+                    };
                     // Every item, nested collections included, is appraised against the same
                     // binding (CM-04): no item is trusted because a sibling is bound.
                     let item_claims =
