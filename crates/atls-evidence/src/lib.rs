@@ -40,12 +40,17 @@
 mod claims;
 mod cmw;
 mod contract;
+mod ear;
 mod error;
 pub mod insecure_test;
 mod media_type;
 
 pub use claims::Claims;
 pub use contract::{Attester, BoxFuture, Verifier, VerifierSet};
+pub use ear::{
+    AttestationResult, EAR_PROFILE, EarAlgorithm, EarHeader, EarIssuer, EarStatus, EarVerifier,
+    EarVerifyingKey, MAX_EAR_LEN, Submod, TrustedKey, VerifierId, decode_attestation_result,
+};
 pub use error::{BackendError, EvidenceError, check_aik, check_binder};
 
 pub use cmw::{
