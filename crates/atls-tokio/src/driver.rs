@@ -46,8 +46,9 @@ impl Flags {
         self.0.load(Ordering::SeqCst) & bit != 0
     }
 
+    /// DATA is accepted once we sent READY and the peer sent its READY before the data.
     fn may_receive(&self) -> bool {
-        self.has(READY_SENT) && !self.has(FAILED)
+        self.has(READY_SENT) && self.has(PEER_READY) && !self.has(FAILED)
     }
 
     fn may_send(&self) -> bool {
@@ -57,7 +58,7 @@ impl Flags {
 
 enum FromReader {
     Frame(Frame, oneshot::Sender<()>),
-    /// The peer sent application data before we sent READY.
+    /// The peer sent application data before READY was exchanged.
     EarlyData,
     /// The stream ended or failed.
     Closed(Option<FrameError>),
@@ -261,7 +262,7 @@ where
                     }
                     Some(FromReader::EarlyData) => {
                         return Err(AtlsError::Protocol(
-                            "application data before this side sent READY".into(),
+                            "application data before READY was exchanged".into(),
                         ));
                     }
                     Some(FromReader::Closed(None)) | None => return self.closed(),

@@ -23,7 +23,7 @@
 //!     .build()?;
 //! let name = "attested.example".try_into().expect("valid name");
 //! let mut stream = connector.connect(name, tcp).await?;
-//! println!("peer claims: {:?}", stream.peer_attestation().map(|a| &a.claims));
+//! println!("peer claims: {:?}", stream.peer_attestation().map(|a| a.claims.clone()));
 //! stream.write_all(b"hello").await?;
 //! # Ok(()) }
 //! ```

@@ -129,7 +129,7 @@ async fn reattestation_renews_a_short_lease_while_data_flows() {
     let connector = AtlsConnector::builder()
         .with_root_certificates(pki.roots())
         .require_server_attestation(verifiers())
-        .with_attestation_lease(Duration::from_millis(150))
+        .with_attestation_lease(Duration::from_millis(300))
         .build()
         .unwrap();
     let mut s = connector.connect(name(), tcp(addr).await).await.unwrap();
