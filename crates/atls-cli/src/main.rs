@@ -1,7 +1,10 @@
 //! `atls`: attested TLS from the command line.
 
+mod demo;
 mod policy;
+mod proxy;
 mod tdx;
+mod transport;
 
 use std::process::ExitCode;
 
@@ -20,6 +23,15 @@ struct Cli {
 
 #[derive(Subcommand)]
 enum Command {
+    /// Run an attested connection on loopback with the TDX simulator, step by step; with
+    /// --attack, run an attack against the real code and show it rejected.
+    Demo(demo::DemoArgs),
+    /// Attested reverse proxy: terminate attested TLS and forward plaintext to a backend.
+    Serve(proxy::ServeArgs),
+    /// Forward proxy: local plaintext clients get attested connections to a remote server.
+    Proxy(proxy::ProxyArgs),
+    /// One attested connection: the verdict (JSON) to stderr, then stdin/stdout piped.
+    Connect(proxy::ConnectArgs),
     /// Intel TDX quotes: offline appraisal and inspection.
     #[command(subcommand)]
     Tdx(tdx::TdxCommand),
@@ -50,7 +62,10 @@ impl Failure {
 
 fn main() -> ExitCode {
     let cli = Cli::parse();
+    let quiet = matches!(cli.command, Command::Demo(_));
     let level = match cli.verbose {
+        // The demo narrates on stdout; its logs are for -v.
+        0 if quiet => "off",
         0 => "warn",
         1 => "info",
         2 => "debug",
@@ -61,6 +76,10 @@ fn main() -> ExitCode {
         .with_writer(std::io::stderr)
         .init();
     let result = match cli.command {
+        Command::Demo(args) => demo::run(args),
+        Command::Serve(args) => proxy::serve(args),
+        Command::Proxy(args) => proxy::proxy(args),
+        Command::Connect(args) => proxy::connect(args),
         Command::Tdx(cmd) => tdx::run(cmd),
         Command::Policy(cmd) => policy::run(cmd),
     };
