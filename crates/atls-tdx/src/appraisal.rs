@@ -1,11 +1,15 @@
 //! DCAP appraisal of a TDX quote with dcap-qvl: signatures, certificate chains and CRLs up to
 //! a trust anchor, TCB info, QE identity and TDX module identity, at a caller-given time.
 //!
+//! [`Appraise`] is the seam between a verifier and how it appraises: [`Appraiser`] does
+//! all the work every time, [`crate::CachingAppraiser`] reuses the platform's share of it.
+//!
 //! The appraiser verifies; it does not decide whether a TCB status is acceptable. A
 //! [`Verdict`] carries the status, advisories and dates for policy to judge. Whatever makes
 //! the evidence untrustworthy regardless of policy is an [`AppraisalError`]: a bad
 //! signature or chain, collateral that does not verify or is outside its validity window,
-//! a platform no TCB level matches, a revoked TCB, a debug or migratable TD.
+//! a revoked PCK certificate, a platform no TCB level matches, a revoked TCB, a debug or
+//! migratable TD.
 
 use core::fmt;
 
@@ -15,6 +19,8 @@ use dcap_qvl::{QuoteCollateralV3, QuotePolicy, TcbStatus};
 
 use crate::collateral_source::CollateralError;
 use crate::quote::{Quote, QuoteError};
+
+mod revocation;
 
 /// Intel's QE vendor id, the only quoting enclave vendor accepted.
 pub const INTEL_QE_VENDOR_ID: [u8; 16] = [
@@ -35,6 +41,16 @@ pub enum AppraisalError {
     /// The quote signature, the QE report (its signature, its binding of the attestation key,
     /// its identity) or the PCK certificate chain does not verify (TD-02).
     QuoteSignature(String),
+    /// The platform is revoked: a certificate of its PCK chain (the PCK certificate, or the
+    /// PCK CA above it) is on the collateral's CRL, so every quote it signs is rejected
+    /// whatever the policy (DV-05).
+    PckRevoked {
+        /// Position of the listed certificate in the PCK chain: 0 is the PCK certificate,
+        /// 1 the PCK CA that issued it.
+        depth: usize,
+        /// Its serial number (DER integer content, big-endian).
+        serial: Vec<u8>,
+    },
     /// The collateral does not verify against the trust anchor, does not belong to this
     /// platform, or is outside its validity window at the appraisal time.
     Collateral(String),
@@ -77,6 +93,16 @@ impl fmt::Display for AppraisalError {
                 hex::encode(INTEL_QE_VENDOR_ID)
             ),
             Self::QuoteSignature(d) => write!(f, "TDX quote signature or chain invalid: {d}"),
+            Self::PckRevoked { depth, serial } => write!(
+                f,
+                "TDX platform revoked: {} serial {} is on the CRL",
+                match depth {
+                    0 => "the PCK certificate",
+                    1 => "the PCK CA certificate",
+                    _ => "a certificate of the PCK chain",
+                },
+                hex::encode(serial)
+            ),
             Self::Collateral(d) => write!(f, "TDX collateral rejected: {d}"),
             Self::TcbLevel(d) => write!(f, "TDX TCB not appraisable: {d}"),
             Self::TcbRevoked => write!(f, "TDX platform TCB is revoked"),
@@ -180,6 +206,36 @@ enum TrustAnchor {
     Testing(Vec<u8>),
 }
 
+/// How a quote is appraised: [`Appraiser`] cold, [`crate::CachingAppraiser`] reusing earlier
+/// work. Both give the same verdict for the same inputs; a [`crate::TdxVerifier`] holds one.
+pub trait Appraise: fmt::Debug + Send + Sync {
+    /// Appraises `quote` with `collateral` at `now_unix` (seconds since the epoch); see
+    /// [`Appraiser::appraise`].
+    fn appraise(
+        &self,
+        quote: &[u8],
+        collateral: &QuoteCollateralV3,
+        now_unix: u64,
+    ) -> Result<Verdict, AppraisalError>;
+
+    /// Hits and misses so far, for an appraiser that caches; `None` for one that does not.
+    fn cache_stats(&self) -> Option<crate::AppraisalCacheStats> {
+        None
+    }
+}
+
+impl Appraise for Appraiser {
+    fn appraise(
+        &self,
+        quote: &[u8],
+        collateral: &QuoteCollateralV3,
+        now_unix: u64,
+    ) -> Result<Verdict, AppraisalError> {
+        // The inherent method, not this one.
+        Self::appraise(self, quote, collateral, now_unix)
+    }
+}
+
 /// Appraises TDX quotes against one trust anchor.
 ///
 /// [`Appraiser::intel_production`] trusts Intel's SGX Root CA; any other root needs
@@ -256,7 +312,7 @@ impl Appraiser {
             .verify_with_policy(quote, collateral, now_unix, &policy)
             .map_err(|e| {
                 let chain: Vec<String> = e.chain().map(ToString::to_string).collect();
-                classify(&chain, &parsed)
+                classify(&chain, &parsed, collateral)
             })?;
         // dcap-qvl checks TCB info, QE identity, CRLs and certificates at `now_unix`; keep
         // the weakest-link check too, as claims-only skips it.
@@ -288,7 +344,7 @@ impl Appraiser {
 
 /// Maps a dcap-qvl failure (its error chain, outermost first) to a typed error. dcap-qvl
 /// reports failures as text; the messages below are those of dcap-qvl 0.7.
-fn classify(chain: &[String], quote: &Quote) -> AppraisalError {
+fn classify(chain: &[String], quote: &Quote, collateral: &QuoteCollateralV3) -> AppraisalError {
     let top = chain.first().map(String::as_str).unwrap_or_default();
     let detail = chain.join(": ");
     let td_attributes = quote.report().td_attributes;
@@ -316,6 +372,16 @@ fn classify(chain: &[String], quote: &Quote) -> AppraisalError {
     }
     if any(&["Revoked"]) && top.starts_with("TCB status is invalid") {
         return AppraisalError::TcbRevoked;
+    }
+    // webpki says `CertRevoked` for a revoked certificate in any chain dcap-qvl checks (the
+    // collateral signer's or the PCK chain); only the PCK chain's means a revoked platform.
+    if any(&["CertRevoked"])
+        && let Some(listed) = revocation::listed_pck_certificate(quote, collateral)
+    {
+        return AppraisalError::PckRevoked {
+            depth: listed.depth,
+            serial: listed.serial,
+        };
     }
     if any(&[
         "No matching TCB level",

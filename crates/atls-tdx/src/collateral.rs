@@ -207,18 +207,28 @@ fn source_err(detail: String) -> CollateralError {
 
 /// The DER of the first certificate in a PEM chain.
 fn first_pem_certificate(pem: &[u8]) -> Option<Vec<u8>> {
+    pem_certificates(pem).next().flatten()
+}
+
+/// The certificates of a PEM chain in order, each as DER (`None` for a block that is not
+/// base64). Text after the last block (a quote's zero padding) is ignored.
+pub(crate) fn pem_certificates(pem: &[u8]) -> impl Iterator<Item = Option<Vec<u8>>> + '_ {
     use base64::Engine as _;
-    let text = core::str::from_utf8(pem).ok()?;
-    let begin = "-----BEGIN CERTIFICATE-----";
-    let start = text.find(begin)?.checked_add(begin.len())?;
-    let rest = text.get(start..)?;
-    let end = rest.find("-----END CERTIFICATE-----")?;
-    let b64: String = rest
-        .get(..end)?
-        .chars()
-        .filter(|c| !c.is_ascii_whitespace())
-        .collect();
-    base64::engine::general_purpose::STANDARD.decode(b64).ok()
+    const BEGIN: &str = "-----BEGIN CERTIFICATE-----";
+    const END: &str = "-----END CERTIFICATE-----";
+    let mut rest = core::str::from_utf8(pem).unwrap_or_default();
+    core::iter::from_fn(move || {
+        let start = rest.find(BEGIN)?.checked_add(BEGIN.len())?;
+        let body = rest.get(start..)?;
+        let end = body.find(END)?;
+        let b64: String = body
+            .get(..end)?
+            .chars()
+            .filter(|c| !c.is_ascii_whitespace())
+            .collect();
+        rest = body.get(end.checked_add(END.len())?..).unwrap_or_default();
+        Some(base64::engine::general_purpose::STANDARD.decode(b64).ok())
+    })
 }
 
 #[cfg(test)]

@@ -278,6 +278,12 @@ impl EventLog {
         }
         Ok(VerifiedEventLog { log: self })
     }
+
+    /// [`EventLog::verify`] against the RTMRs of `quote`'s TD report. Only meaningful for a
+    /// quote that was appraised (its signature verified).
+    pub fn verify_quote(self, quote: &crate::Quote) -> Result<VerifiedEventLog, EventLogError> {
+        self.verify(&quote.report().rtmr)
+    }
 }
 
 /// An event log whose replay matched a quote's RTMRs.

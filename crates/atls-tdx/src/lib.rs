@@ -31,7 +31,7 @@ pub use quote::{
 };
 
 mod appraisal;
-pub use appraisal::{AppraisalError, Appraiser, INTEL_QE_VENDOR_ID, Verdict};
+pub use appraisal::{AppraisalError, Appraise, Appraiser, INTEL_QE_VENDOR_ID, Verdict};
 pub use dcap_qvl::{QuoteCollateralV3, TcbStatus};
 
 mod collateral_source;

@@ -10,7 +10,8 @@ use atls_evidence::{
     check_binder,
 };
 
-use crate::appraisal::{AppraisalError, Appraiser};
+use crate::appraisal::{AppraisalError, Appraise, Appraiser, Verdict};
+use crate::collateral::CachingAppraiser;
 use crate::collateral_source::CollateralSource;
 use crate::quote::Quote;
 
@@ -67,9 +68,15 @@ pub type TimeSource = Arc<dyn Fn() -> u64 + Send + Sync>;
 ///
 /// The claims are the quote's and the appraisal's ([`crate::Verdict::insert_claims`]); TCB
 /// status is reported, not judged.
+///
+/// [`TdxVerifier::new`] caches appraisal work ([`CachingAppraiser`]): further quotes from a
+/// platform already appraised under the same collateral cost one signature check instead of
+/// the PCK chain, CRL and collateral signature work, with the same verdicts. Clones share
+/// the cache. [`TdxVerifier::with_appraiser`] takes any [`Appraise`], e.g. a plain
+/// [`Appraiser`] or a [`CachingAppraiser`] shared with other verifiers.
 #[derive(Clone)]
 pub struct TdxVerifier {
-    appraiser: Appraiser,
+    appraiser: Arc<dyn Appraise>,
     collateral: Arc<dyn CollateralSource>,
     now: TimeSource,
 }
@@ -84,10 +91,21 @@ impl fmt::Debug for TdxVerifier {
 }
 
 impl TdxVerifier {
-    /// A verifier appraising with `appraiser`, collateral from `collateral`, at the time
-    /// `now` returns (seconds since the Unix epoch; the caller owns the clock).
+    /// A verifier appraising with `appraiser` behind a [`CachingAppraiser`], collateral from
+    /// `collateral`, at the time `now` returns (seconds since the Unix epoch; the caller owns
+    /// the clock).
     pub fn new(
         appraiser: Appraiser,
+        collateral: Arc<dyn CollateralSource>,
+        now: impl Fn() -> u64 + Send + Sync + 'static,
+    ) -> Self {
+        Self::with_appraiser(Arc::new(CachingAppraiser::new(appraiser)), collateral, now)
+    }
+
+    /// A verifier appraising with `appraiser` as it is (a plain [`Appraiser`] redoes all the
+    /// work for every quote), collateral from `collateral`, at the time `now` returns.
+    pub fn with_appraiser(
+        appraiser: Arc<dyn Appraise>,
         collateral: Arc<dyn CollateralSource>,
         now: impl Fn() -> u64 + Send + Sync + 'static,
     ) -> Self {
@@ -96,6 +114,12 @@ impl TdxVerifier {
             collateral,
             now: Arc::new(now),
         }
+    }
+
+    /// The appraisal cache's counters, if the verifier's appraiser caches (it does when made
+    /// by [`TdxVerifier::new`]).
+    pub fn appraisal_cache_stats(&self) -> Option<crate::AppraisalCacheStats> {
+        self.appraiser.cache_stats()
     }
 
     /// The same verifier appraising at the fixed time `now_unix`.
@@ -110,21 +134,28 @@ impl TdxVerifier {
         self
     }
 
-    async fn check(&self, value: &[u8], binding: &Binding) -> Result<Claims, EvidenceError> {
-        let backend = |e: AppraisalError| EvidenceError::Backend(Box::new(e));
-        // A binding that cannot fit is refused before any work.
-        report_data_for(binding)?;
-        let now = (self.now)();
-        let quote = Quote::parse(value).map_err(|e| backend(e.into()))?;
+    /// Fetches collateral for the quote in `value` and appraises it at `now_unix`.
+    pub(crate) async fn appraise(
+        &self,
+        value: &[u8],
+        now_unix: u64,
+    ) -> Result<Verdict, AppraisalError> {
+        let quote = Quote::parse(value)?;
         let collateral = self
             .collateral
-            .collateral(&quote, now)
+            .collateral(&quote, now_unix)
             .await
-            .map_err(|e| backend(AppraisalError::CollateralUnavailable(e)))?;
+            .map_err(AppraisalError::CollateralUnavailable)?;
+        self.appraiser.appraise(value, &collateral, now_unix)
+    }
+
+    async fn check(&self, value: &[u8], binding: &Binding) -> Result<Claims, EvidenceError> {
+        // A binding that cannot fit is refused before any work.
+        report_data_for(binding)?;
         let verdict = self
-            .appraiser
-            .appraise(value, &collateral, now)
-            .map_err(backend)?;
+            .appraise(value, (self.now)())
+            .await
+            .map_err(|e| EvidenceError::Backend(Box::new(e)))?;
         check_report_data(&verdict.quote.report().report_data, binding)?;
         Ok(verdict.claims())
     }

@@ -275,39 +275,64 @@ fn td_attribute_failures_map_to_distinct_errors() {
     debug[48 + 120] |= 1;
     let debug = Quote::parse(&debug).unwrap();
     let plain = Quote::parse(V4).unwrap();
+    let c = collateral(V4_COLLATERAL);
     assert!(matches!(
-        classify(&chain(&["Debug mode is enabled"]), &debug),
+        classify(&chain(&["Debug mode is enabled"]), &debug, &c),
         AppraisalError::DebugTd { td_attributes } if td_attributes[0] & 1 == 1
     ));
     assert!(matches!(
-        classify(&chain(&["TD migration is enabled"]), &plain),
+        classify(&chain(&["TD migration is enabled"]), &plain, &c),
         AppraisalError::MigratableTd { .. }
     ));
     assert!(matches!(
-        classify(&chain(&["SEPT_VE_DISABLE is not enabled"]), &plain),
+        classify(&chain(&["SEPT_VE_DISABLE is not enabled"]), &plain, &c),
         AppraisalError::TdAttributes { .. }
     ));
     // The QE's own debug flag is a QE problem, not a debug TD.
     assert!(matches!(
         classify(
             &chain(&["QE report validation failed", "Debug mode is enabled"]),
-            &debug
+            &debug,
+            &c
         ),
         AppraisalError::QuoteSignature(_)
     ));
     assert!(matches!(
-        classify(&chain(&["TCB status is invalid: Revoked"]), &plain),
+        classify(&chain(&["TCB status is invalid: Revoked"]), &plain, &c),
         AppraisalError::TcbRevoked
     ));
+    // A revoked certificate outside the PCK chain (which the CRLs do not list) is no
+    // revoked platform.
     assert!(matches!(
         classify(
             &chain(&["Failed to verify certificate chain", "CertRevoked"]),
-            &plain
+            &plain,
+            &c
         ),
         AppraisalError::QuoteSignature(_)
     ));
     assert!(matches!(
-        classify(&chain(&["something new"]), &plain),
+        classify(&chain(&["something new"]), &plain, &c),
         AppraisalError::Verification(_)
     ));
+}
+
+#[test]
+fn genuine_pck_chains_are_not_on_their_crls() {
+    for (quote, json) in [
+        (V4, V4_COLLATERAL),
+        (V5_OUTDATED, V5_COLLATERAL),
+        (NEAR, NEAR_COLLATERAL),
+    ] {
+        let q = Quote::parse(quote).unwrap();
+        let c = collateral(json);
+        // The PCK CRLs are real and list other platforms' certificates.
+        let crl: x509_cert::crl::CertificateList = der::Decode::from_der(&c.pck_crl).unwrap();
+        assert!(
+            crl.tbs_cert_list
+                .revoked_certificates
+                .is_some_and(|r| r.len() > 40)
+        );
+        assert_eq!(revocation::listed_pck_certificate(&q, &c), None);
+    }
 }

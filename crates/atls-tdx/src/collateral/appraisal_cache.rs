@@ -1,12 +1,13 @@
 //! Reusing appraisal work across quotes from the same platform.
 
+use core::fmt;
 use std::collections::HashMap;
 use std::sync::{Mutex, PoisonError};
 
 use dcap_qvl::QuoteCollateralV3;
 use sha2::{Digest, Sha256};
 
-use crate::appraisal::{AppraisalError, Appraiser, Verdict};
+use crate::appraisal::{AppraisalError, Appraise, Appraiser, Verdict};
 use crate::quote::Quote;
 
 /// Body bytes dcap-qvl never examines: MRTD through REPORTDATA.
@@ -67,11 +68,44 @@ struct State {
 /// as `collateral_next_update`; CRLs are stale at their `nextUpdate`, hence the half-open
 /// interval. A cached verdict is used only inside that window; before its earliest
 /// successful appraisal time or from its expiry on, the cold path runs.
-#[derive(Debug)]
 pub struct CachingAppraiser {
     inner: Appraiser,
     max_entries: usize,
     state: Mutex<State>,
+}
+
+impl fmt::Debug for CachingAppraiser {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let state = self.state();
+        f.debug_struct("CachingAppraiser")
+            .field("inner", &self.inner)
+            .field("max_entries", &self.max_entries)
+            .field("entries", &state.entries.len())
+            .field("stats", &state.stats)
+            .finish()
+    }
+}
+
+impl From<Appraiser> for CachingAppraiser {
+    fn from(inner: Appraiser) -> Self {
+        Self::new(inner)
+    }
+}
+
+impl Appraise for CachingAppraiser {
+    fn appraise(
+        &self,
+        quote: &[u8],
+        collateral: &QuoteCollateralV3,
+        now_unix: u64,
+    ) -> Result<Verdict, AppraisalError> {
+        // The inherent method, not this one.
+        Self::appraise(self, quote, collateral, now_unix)
+    }
+
+    fn cache_stats(&self) -> Option<AppraisalCacheStats> {
+        Some(self.stats())
+    }
 }
 
 impl CachingAppraiser {

@@ -2,12 +2,12 @@ use std::collections::VecDeque;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex, OnceLock};
 
-use atls_evidence::BoxFuture;
+use atls_evidence::{BoxFuture, Verifier as _};
 
 use super::*;
 use crate::collateral_source::CollateralSource;
 use crate::sim::{QuoteVariant, SimulatedTd, SimulatorConfig, TdxSimulator};
-use crate::{Appraiser, StaticCollateral, TcbStatus};
+use crate::{Appraiser, StaticCollateral, TcbStatus, TdxVerifier};
 
 const DCAP_TDX_QUOTE: &[u8] = include_bytes!("../../../../testdata/tdx/dcap-qvl/tdx_quote");
 const DCAP_TDX_COLLATERAL: &[u8] =
@@ -364,9 +364,9 @@ fn bundle_rejects_other_formats_and_versions() {
 
 // --- Appraisal caching ------------------------------------------------------------------
 
-fn same<T: PartialEq + fmt::Debug>(
-    a: &Result<T, crate::AppraisalError>,
-    b: &Result<T, crate::AppraisalError>,
+fn same<T: PartialEq + fmt::Debug, E: fmt::Display + fmt::Debug>(
+    a: &Result<T, E>,
+    b: &Result<T, E>,
 ) {
     match (a, b) {
         (Ok(a), Ok(b)) => assert_eq!(a, b),
@@ -375,6 +375,8 @@ fn same<T: PartialEq + fmt::Debug>(
     }
 }
 
+/// Also through [`TdxVerifier`] as adapters build it (caching by default) against one with a
+/// plain [`Appraiser`]: the same verdicts, and the same `verify` outcomes.
 #[test]
 fn cached_appraisal_matches_cold_on_every_real_fixture() {
     let fixtures: [(&[u8], &[u8], u64); 4] = [
@@ -389,8 +391,15 @@ fn cached_appraisal_matches_cold_on_every_real_fixture() {
     ];
     let cold = Appraiser::intel_production();
     let cached = CachingAppraiser::new(Appraiser::intel_production());
+    let binding = crate::test_binding::sha256_binding();
+    let mut verifier_hits = 0;
     for (quote, json, now) in fixtures {
         let c = collateral(json);
+        let source = Arc::new(StaticCollateral::new(c.clone()));
+        let hot_verifier = TdxVerifier::new(Appraiser::intel_production(), source.clone(), || 0);
+        let cold_verifier =
+            TdxVerifier::with_appraiser(Arc::new(Appraiser::intel_production()), source, || 0);
+        assert_eq!(cold_verifier.appraisal_cache_stats(), None);
         let times = [
             now,
             now + 60,
@@ -400,13 +409,27 @@ fn cached_appraisal_matches_cold_on_every_real_fixture() {
             now + 120,
         ];
         for t in times {
+            let (hot_v, cold_v) = (
+                hot_verifier.clone().with_time(t),
+                cold_verifier.clone().with_time(t),
+            );
             for _ in 0..2 {
                 same(&cached.appraise(quote, &c, t), &cold.appraise(quote, &c, t));
+                same(
+                    &pollster::block_on(hot_v.appraise(quote, t)),
+                    &pollster::block_on(cold_v.appraise(quote, t)),
+                );
+                same(
+                    &pollster::block_on(hot_v.verify(quote, &binding)),
+                    &pollster::block_on(cold_v.verify(quote, &binding)),
+                );
             }
         }
+        verifier_hits += hot_verifier.appraisal_cache_stats().unwrap().hits;
     }
     // The two verifiable fixtures were each answered from the cache after the first time.
     assert!(cached.stats().hits >= 6, "{:?}", cached.stats());
+    assert!(verifier_hits >= 2 * 6, "{verifier_hits}");
 }
 
 #[test]

@@ -69,6 +69,11 @@ fn ccel_replays_to_quote_rtmr0_to_2_with_rtmr3_zero() {
     assert_eq!(replayed[3], [0; 48]);
     let verified = log.verify(&v4_quote_rtmrs(CCEL_QUOTE)).unwrap();
     assert_eq!(verified.events().len(), 43);
+    let quote = crate::Quote::parse(CCEL_QUOTE).unwrap();
+    EventLog::from_ccel(CCEL_TABLE, CCEL_DATA)
+        .unwrap()
+        .verify_quote(&quote)
+        .unwrap();
 }
 
 #[test]

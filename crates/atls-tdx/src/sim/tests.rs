@@ -128,8 +128,13 @@ fn expect_signature_error(variant: QuoteVariant, needle: &str) {
 }
 
 #[test]
-fn revoked_pck_is_rejected() {
-    expect_signature_error(QuoteVariant::RevokedPck, "Revoked");
+fn revoked_pck_is_rejected_as_platform_revoked() {
+    match appraise(QuoteVariant::RevokedPck) {
+        Err(AppraisalError::PckRevoked { depth, serial }) => {
+            assert_eq!((depth, serial), (0, vec![pki::serial::REVOKED_PCK]));
+        }
+        other => panic!("expected PckRevoked, got {other:?}"),
+    }
 }
 
 #[test]
@@ -314,7 +319,6 @@ fn td_02_invalid_signature_qe_report_or_chain_is_quote_signature() {
         QuoteVariant::TamperedQuoteSignature,
         QuoteVariant::TamperedQeReport,
         QuoteVariant::UntrustedPckChain,
-        QuoteVariant::RevokedPck,
     ] {
         let cmw = pollster::block_on(attester().with_variant(variant).attest(&binding)).unwrap();
         let err = pollster::block_on(verifier().verify(&record_value(&cmw), &binding)).unwrap_err();
@@ -323,6 +327,27 @@ fn td_02_invalid_signature_qe_report_or_chain_is_quote_signature() {
             "{variant:?}: {err}"
         );
     }
+}
+
+/// DV-05: a revoked platform (PCK on the CRL) → PckRevoked, not a signature error.
+#[test]
+fn dv_05_revoked_pck_is_platform_revoked() {
+    let binding = sha256_binding();
+    let cmw = pollster::block_on(
+        attester()
+            .with_variant(QuoteVariant::RevokedPck)
+            .attest(&binding),
+    )
+    .unwrap();
+    let err = pollster::block_on(verifier().verify(&record_value(&cmw), &binding)).unwrap_err();
+    assert!(
+        matches!(
+            appraisal_error(&err),
+            AppraisalError::PckRevoked { depth: 0, .. }
+        ),
+        "{err}"
+    );
+    assert!(err.to_string().contains("revoked"), "{err}");
 }
 
 /// TD-03: TDATTRIBUTES.DEBUG set → DebugTd.

@@ -79,6 +79,43 @@ fn pc_genuine_simulated_quote_is_accepted_with_its_claims() {
 }
 
 #[test]
+fn default_verifier_reuses_platform_work_and_gives_the_cold_outcomes() {
+    let binding = sha256_binding();
+    let rd = report_data_for(&binding).unwrap();
+    let hot = verifier();
+    let cold = TdxVerifier::with_appraiser(
+        Arc::new(Appraiser::with_test_root_ca_for_testing(
+            sim().test_root_ca_der().to_vec(),
+        )),
+        Arc::new(StaticCollateral::new(sim().collateral().clone())),
+        || NOW,
+    );
+    for i in 0..5u8 {
+        let quote = sim().quote(&SimulatedTd::default().with_mr_td([i; 48]), &rd);
+        // Clones share the cache.
+        let claims = verify(&hot.clone(), &quote, &binding).unwrap();
+        assert_eq!(claims, verify(&cold, &quote, &binding).unwrap());
+        assert_eq!(
+            claims.get_str("tdx.mr_td"),
+            Some(hex::encode([i; 48]).as_str())
+        );
+    }
+    let stats = hot.appraisal_cache_stats().unwrap();
+    assert_eq!((stats.hits, stats.misses), (4, 1));
+    for variant in QuoteVariant::ALL {
+        let quote = quote_for(&binding, variant);
+        match (
+            verify(&hot, &quote, &binding),
+            verify(&cold, &quote, &binding),
+        ) {
+            (Ok(a), Ok(b)) => assert_eq!(a, b, "{variant:?}"),
+            (Err(a), Err(b)) => assert_eq!(a.to_string(), b.to_string(), "{variant:?}"),
+            (a, b) => panic!("{variant:?}: cached {a:?}, cold {b:?}"),
+        }
+    }
+}
+
+#[test]
 fn td_01_report_data_one_bit_off_is_rejected() {
     let binding = sha256_binding();
     let good = report_data_for(&binding).unwrap();
@@ -111,13 +148,30 @@ fn td_02_invalid_signatures_and_chains_are_rejected() {
         QuoteVariant::TamperedQuoteSignature,
         QuoteVariant::TamperedQeReport,
         QuoteVariant::UntrustedPckChain,
-        QuoteVariant::RevokedPck,
     ] {
         let err = verify(&verifier(), &quote_for(&binding, variant), &binding).unwrap_err();
         match appraisal_error(err) {
             AppraisalError::QuoteSignature(_) => {}
             other => panic!("{variant:?}: {other:?}"),
         }
+    }
+}
+
+#[test]
+fn dv_05_revoked_platform_is_rejected_as_pck_revoked() {
+    let binding = sha256_binding();
+    let err = verify(
+        &verifier(),
+        &quote_for(&binding, QuoteVariant::RevokedPck),
+        &binding,
+    )
+    .unwrap_err();
+    match appraisal_error(err) {
+        AppraisalError::PckRevoked { depth, serial } => {
+            assert_eq!(depth, 0);
+            assert!(!serial.is_empty());
+        }
+        other => panic!("{other:?}"),
     }
 }
 
