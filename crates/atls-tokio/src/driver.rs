@@ -1,12 +1,12 @@
-//! The connection driver: three tasks around one sans-IO session.
+//! The TCP driver: three tasks around one attestation [`Engine`].
 //!
 //! ```text
 //!            TLS stream (Shared)
 //!    ┌──────────────┴──────────────┐
 //!  reader task                 writer task ◀── control frames (EA, READY, ALERT)
-//!    │ DATA → app (only after READY sent)   ◀── app bytes (only after READY sent and received)
+//!    │ DATA → app (only while the gate is open) ◀── app bytes (only while the gate is open)
 //!    │ EA/READY/ALERT → driver, waits for its ack
-//!  driver task: atls_core::Session + attester + verifiers + policy + timers
+//!  driver task: Engine (session, attester, verifiers, policy, lease) + one timer
 //! ```
 //!
 //! The reader waits for the driver to finish each control frame (including appraisal) before
@@ -15,46 +15,19 @@
 //! so a peer that stops reading cannot stall attestation.
 
 use std::sync::Arc;
-use std::sync::atomic::{AtomicU8, Ordering};
 use std::time::Duration;
 
-use atls_core::{AppraisalError, Event, Role, Session};
 use tokio::io::{
     AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt, DuplexStream, ReadHalf, WriteHalf,
 };
 use tokio::sync::{mpsc, oneshot, watch};
 use tokio::time::Instant;
 
+use crate::LinkStatus;
+use crate::engine::{Action, Engine, Established, Gate};
 use crate::error::AtlsError;
 use crate::frame::{Frame, FrameError, MAX_DATA};
 use crate::shared::Shared;
-use crate::{Inner, LinkStatus, PeerAttestation};
-
-/// Link state shared by the three tasks.
-pub(crate) struct Flags(AtomicU8);
-
-const READY_SENT: u8 = 1;
-const PEER_READY: u8 = 2;
-const FAILED: u8 = 4;
-
-impl Flags {
-    fn set(&self, bit: u8) {
-        self.0.fetch_or(bit, Ordering::SeqCst);
-    }
-
-    fn has(&self, bit: u8) -> bool {
-        self.0.load(Ordering::SeqCst) & bit != 0
-    }
-
-    /// DATA is accepted once we sent READY and the peer sent its READY before the data.
-    fn may_receive(&self) -> bool {
-        self.has(READY_SENT) && self.has(PEER_READY) && !self.has(FAILED)
-    }
-
-    fn may_send(&self) -> bool {
-        self.has(READY_SENT) && self.has(PEER_READY) && !self.has(FAILED)
-    }
-}
 
 enum FromReader {
     Frame(Frame, oneshot::Sender<()>),
@@ -76,55 +49,48 @@ enum ToWriter {
 /// every required direction (or failed).
 pub(crate) async fn run<IO>(
     shared: Shared<IO>,
-    mut session: Session<PeerAttestation>,
-    inner: Arc<Inner>,
-) -> Result<(DuplexStream, watch::Receiver<LinkStatus>), AtlsError>
+    engine: Engine,
+    established: Established,
+) -> Result<
+    (
+        DuplexStream,
+        watch::Receiver<LinkStatus>,
+        mpsc::UnboundedSender<Command>,
+    ),
+    AtlsError,
+>
 where
     IO: AsyncRead + AsyncWrite + Unpin + Send + 'static,
 {
     let (app, ours) = tokio::io::duplex(2 * MAX_DATA);
     let (app_rx, app_tx) = tokio::io::split(ours);
-    let flags = Arc::new(Flags(AtomicU8::new(0)));
-    let (status_tx, status_rx) = watch::channel(LinkStatus::Attesting);
     let (reader_tx, reader_rx) = mpsc::channel(4);
     let (writer_tx, writer_rx) = mpsc::unbounded_channel();
-    let (established_tx, established_rx) = oneshot::channel();
 
-    tokio::spawn(reader(shared.clone(), app_tx, reader_tx, flags.clone()));
-    tokio::spawn(writer(shared.clone(), app_rx, writer_rx, flags.clone()));
-
-    let requires_peer = inner.requires_peer_attestation;
-    if requires_peer {
-        let ctx = session.request_attestation(std::time::Instant::now(), &shared);
-        if let Err(e) = ctx {
-            return Err(e.into());
-        }
-    }
+    tokio::spawn(reader(shared.clone(), app_tx, reader_tx, engine.gate()));
+    tokio::spawn(writer(shared.clone(), app_rx, writer_rx, engine.gate()));
     let driver = Driver {
         shared,
-        inner,
-        flags,
         writer: writer_tx,
-        status: status_tx,
-        established: Some(established_tx),
-        requires_peer,
-        lease_renew_at: None,
-        lease_expires_at: None,
-        attested_once: false,
     };
-    tokio::spawn(driver.run(session, reader_rx));
-    match established_rx.await {
-        Ok(Ok(())) => Ok((app, status_rx)),
-        Ok(Err(e)) => Err(e),
-        Err(_) => Err(AtlsError::Closed),
-    }
+    let (command_tx, command_rx) = mpsc::unbounded_channel();
+    tokio::spawn(driver.run(engine, reader_rx, command_rx));
+    let status = established.wait().await?;
+    Ok((app, status, command_tx))
+}
+
+/// What the application asks of a live link.
+#[derive(Debug)]
+pub(crate) enum Command {
+    /// Re-attest the peer now.
+    Reattest,
 }
 
 async fn reader<IO>(
     mut tls: Shared<IO>,
     mut app: WriteHalf<DuplexStream>,
     to_driver: mpsc::Sender<FromReader>,
-    flags: Arc<Flags>,
+    gate: Arc<Gate>,
 ) where
     IO: AsyncRead + AsyncWrite + Unpin,
 {
@@ -138,8 +104,8 @@ async fn reader<IO>(
         };
         match frame {
             Frame::Data(bytes) => {
-                if !flags.may_receive() {
-                    if !flags.has(FAILED) {
+                if !gate.is_open() {
+                    if !gate.has_failed() {
                         let _ = to_driver.send(FromReader::EarlyData).await;
                     }
                     break;
@@ -158,8 +124,9 @@ async fn reader<IO>(
                 {
                     break;
                 }
-                // Wait until the driver has acted on it (appraisal included).
-                if ack_rx.await.is_err() || flags.has(FAILED) {
+                // Wait until the driver has acted on it (appraisal included); a failure drops
+                // the ack.
+                if ack_rx.await.is_err() || gate.has_failed() {
                     break;
                 }
             }
@@ -172,7 +139,7 @@ async fn writer<IO>(
     mut tls: Shared<IO>,
     mut app: ReadHalf<DuplexStream>,
     mut from_driver: mpsc::UnboundedReceiver<ToWriter>,
-    flags: Arc<Flags>,
+    gate: Arc<Gate>,
 ) where
     IO: AsyncRead + AsyncWrite + Unpin,
 {
@@ -198,7 +165,7 @@ async fn writer<IO>(
                     let _ = tls.shutdown().await;
                 }
                 Ok(n) => {
-                    if !flags.may_send() {
+                    if !gate.is_open() {
                         break;
                     }
                     let chunk = buf.get(..n).unwrap_or_default().to_vec();
@@ -214,15 +181,7 @@ async fn writer<IO>(
 
 struct Driver<IO> {
     shared: Shared<IO>,
-    inner: Arc<Inner>,
-    flags: Arc<Flags>,
     writer: mpsc::UnboundedSender<ToWriter>,
-    status: watch::Sender<LinkStatus>,
-    established: Option<oneshot::Sender<Result<(), AtlsError>>>,
-    requires_peer: bool,
-    lease_renew_at: Option<Instant>,
-    lease_expires_at: Option<Instant>,
-    attested_once: bool,
 }
 
 impl<IO> Driver<IO>
@@ -230,89 +189,73 @@ where
     IO: AsyncRead + AsyncWrite + Unpin + Send + 'static,
 {
     async fn run(
-        mut self,
-        mut session: Session<PeerAttestation>,
+        self,
+        mut engine: Engine,
         mut from_reader: mpsc::Receiver<FromReader>,
+        mut commands: mpsc::UnboundedReceiver<Command>,
     ) {
-        let setup_deadline = Instant::now() + self.inner.attestation_timeout;
-        let result = self
-            .serve(&mut session, &mut from_reader, setup_deadline)
-            .await;
-        if let Err(e) = result {
-            self.fail(e);
+        if let Err(e) = self
+            .serve(&mut engine, &mut from_reader, &mut commands)
+            .await
+            && let Some((code, reason)) = engine.fail(e)
+        {
+            let _ = self
+                .writer
+                .send(ToWriter::Frame(Frame::Alert(code, reason)));
         }
         let _ = self.writer.send(ToWriter::Shutdown);
     }
 
     async fn serve(
-        &mut self,
-        session: &mut Session<PeerAttestation>,
+        &self,
+        engine: &mut Engine,
         from_reader: &mut mpsc::Receiver<FromReader>,
-        setup_deadline: Instant,
+        commands: &mut mpsc::UnboundedReceiver<Command>,
     ) -> Result<(), AtlsError> {
-        self.pump(session).await?;
+        engine.start(&self.shared)?;
+        self.flush(engine);
         loop {
-            let deadline = self.next_deadline(session, setup_deadline);
+            let deadline = engine.poll_timeout();
             tokio::select! {
                 msg = from_reader.recv() => match msg {
                     Some(FromReader::Frame(frame, ack)) => {
-                        let r = self.on_frame(session, frame).await;
+                        // On error the ack is dropped, after the engine failed: the reader
+                        // stops before the next frame.
+                        self.on_frame(engine, frame).await?;
                         let _ = ack.send(());
-                        r?;
                     }
                     Some(FromReader::EarlyData) => {
                         return Err(AtlsError::Protocol(
                             "application data before READY was exchanged".into(),
                         ));
                     }
-                    Some(FromReader::Closed(None)) | None => return self.closed(),
-                    Some(FromReader::Closed(Some(FrameError::Eof))) => return self.closed(),
+                    Some(FromReader::Closed(None)) | None => return engine.closed(),
+                    Some(FromReader::Closed(Some(FrameError::Eof))) => return engine.closed(),
                     Some(FromReader::Closed(Some(FrameError::Io(e)))) => {
-                        return match self.established.is_some() {
-                            true => Err(AtlsError::Io(e)),
-                            false => self.closed(),
+                        return match engine.is_established() {
+                            false => Err(AtlsError::Io(e)),
+                            true => engine.closed(),
                         };
                     }
                     Some(FromReader::Closed(Some(FrameError::Invalid(why)))) => {
-                        return Err(AtlsError::Protocol(why));
+                        return Err(AtlsError::Framing(why));
                     }
                 },
                 () = tokio::time::sleep_until(deadline.unwrap_or_else(far_future)), if deadline.is_some() => {
-                    self.on_deadline(session, setup_deadline)?;
+                    engine.handle_timeout(&self.shared)?;
+                }
+                Some(Command::Reattest) = commands.recv() => {
+                    engine.request_attestation(&self.shared)?;
                 }
             }
-            self.pump(session).await?;
+            self.flush(engine);
         }
     }
 
-    fn closed(&mut self) -> Result<(), AtlsError> {
-        match self.established.is_some() {
-            true => Err(AtlsError::Closed),
-            false => {
-                let _ = self.status.send(LinkStatus::Closed);
-                Ok(())
-            }
-        }
-    }
-
-    async fn on_frame(
-        &mut self,
-        session: &mut Session<PeerAttestation>,
-        frame: Frame,
-    ) -> Result<(), AtlsError> {
+    async fn on_frame(&self, engine: &mut Engine, frame: Frame) -> Result<(), AtlsError> {
         match frame {
-            Frame::Ea(bytes) => {
-                session.handle_message(std::time::Instant::now(), &bytes, &self.shared)?;
-                self.pump(session).await
-            }
-            Frame::Ready => {
-                if self.flags.has(PEER_READY) {
-                    return Err(AtlsError::Protocol("second READY".into()));
-                }
-                self.flags.set(PEER_READY);
-                self.maybe_open();
-                Ok(())
-            }
+            Frame::Ea(bytes) => engine.handle_message(&bytes, &self.shared).await,
+            Frame::Ready => engine.handle_ready(),
             Frame::Alert(code, reason) => Err(AtlsError::PeerAlert { code, reason }),
             Frame::Data(_) => Err(AtlsError::Protocol(
                 "data frame routed to the driver".into(),
@@ -320,166 +263,19 @@ where
         }
     }
 
-    fn on_deadline(
-        &mut self,
-        session: &mut Session<PeerAttestation>,
-        setup_deadline: Instant,
-    ) -> Result<(), AtlsError> {
-        let now = Instant::now();
-        if self.established.is_some() && now >= setup_deadline {
-            return Err(AtlsError::Timeout);
-        }
-        if self.lease_expires_at.is_some_and(|t| now >= t) {
-            return Err(AtlsError::LeaseExpired);
-        }
-        if self.lease_renew_at.is_some_and(|t| now >= t) {
-            self.lease_renew_at = None;
-            session.request_attestation(std::time::Instant::now(), &self.shared)?;
-        }
-        session.handle_timeout(std::time::Instant::now())?;
-        Ok(())
-    }
-
-    fn next_deadline(
-        &self,
-        session: &Session<PeerAttestation>,
-        setup_deadline: Instant,
-    ) -> Option<Instant> {
-        let session_deadline = session.poll_timeout().map(|(t, _)| Instant::from_std(t));
-        [
-            session_deadline,
-            self.established.is_some().then_some(setup_deadline),
-            self.lease_renew_at,
-            self.lease_expires_at,
-        ]
-        .into_iter()
-        .flatten()
-        .min()
-    }
-
-    /// Sends queued messages and handles session events until none is left.
-    async fn pump(&mut self, session: &mut Session<PeerAttestation>) -> Result<(), AtlsError> {
-        loop {
-            while let Some(m) = session.poll_transmit() {
-                let _ = self.writer.send(ToWriter::Frame(Frame::Ea(m)));
-            }
-            let Some(event) = session.poll_event() else {
-                break;
+    /// Hands the engine's queued actions to the writer, in order.
+    fn flush(&self, engine: &mut Engine) {
+        while let Some(action) = engine.poll_action() {
+            let cmd = match action {
+                Action::Request(m) | Action::Answer(m) => ToWriter::Frame(Frame::Ea(m)),
+                Action::Ready => ToWriter::Frame(Frame::Ready),
+                Action::Open => ToWriter::Open,
             };
-            match event {
-                Event::EvidenceRequested { id, binding } => {
-                    let evidence = match &self.inner.attester {
-                        Some(a) => a
-                            .attest(&binding)
-                            .await
-                            .map_err(|e| -> atls_core::BoxError { Box::new(e) }),
-                        None => Err("no attester configured".into()),
-                    };
-                    if let Err(e) = &evidence {
-                        tracing::warn!(error = %e, "refusing an attestation request");
-                    }
-                    session.handle_evidence(id, evidence)?;
-                }
-                Event::AppraisalRequested {
-                    id,
-                    evidence,
-                    binding,
-                    peer_chain,
-                } => {
-                    let verdict = self.appraise(&evidence, &binding).await;
-                    let verdict = verdict.map(|(claims, policy)| PeerAttestation {
-                        claims,
-                        policy_verdict: policy,
-                        peer_chain,
-                    });
-                    session.handle_appraisal(id, verdict)?;
-                }
-                Event::Attested { claims, .. } => {
-                    tracing::info!(evidence = %claims.claims.evidence_type, "peer attested");
-                    let _ = self.status.send(LinkStatus::Attested(Arc::new(claims)));
-                    self.attested_once = true;
-                    if let Some(lease) = self.inner.lease {
-                        let now = Instant::now();
-                        self.lease_renew_at = Some(now + lease.mul_f64(2.0 / 3.0));
-                        self.lease_expires_at = Some(now + lease);
-                    }
-                    self.maybe_ready();
-                }
-                _ => {}
-            }
-        }
-        if !self.requires_peer {
-            self.maybe_ready();
-        }
-        Ok(())
-    }
-
-    async fn appraise(
-        &self,
-        evidence: &[u8],
-        binding: &atls_core::Binding,
-    ) -> Result<(atls_evidence::Claims, Option<serde_json::Value>), AppraisalError> {
-        let claims = self.inner.verifiers.appraise(evidence, binding).await?;
-        let verdict = match &self.inner.policy {
-            Some(policy) => Some(policy.check(&claims).map_err(AppraisalError::Policy)?),
-            None => None,
-        };
-        Ok((claims, verdict))
-    }
-
-    fn maybe_ready(&mut self) {
-        if self.flags.has(READY_SENT) || (self.requires_peer && !self.attested_once) {
-            return;
-        }
-        self.flags.set(READY_SENT);
-        let _ = self.writer.send(ToWriter::Frame(Frame::Ready));
-        self.maybe_open();
-    }
-
-    fn maybe_open(&mut self) {
-        if self.flags.may_send() {
-            let _ = self.writer.send(ToWriter::Open);
-            if let Some(tx) = self.established.take() {
-                if !self.attested_once {
-                    let _ = self.status.send(LinkStatus::Open);
-                }
-                let _ = tx.send(Ok(()));
-            }
-        }
-    }
-
-    fn fail(&mut self, e: AtlsError) {
-        self.flags.set(FAILED);
-        tracing::warn!(error = %e, "attested connection failed");
-        if !matches!(
-            e,
-            AtlsError::PeerAlert { .. } | AtlsError::Closed | AtlsError::Io(_)
-        ) {
-            let _ = self
-                .writer
-                .send(ToWriter::Frame(Frame::Alert(e.alert_code(), e.to_string())));
-        }
-        // Before establishment the caller of connect/accept gets the error; after it, the
-        // application sees it through the stream's status.
-        match self.established.take() {
-            Some(tx) => {
-                let _ = tx.send(Err(e));
-            }
-            None => {
-                let _ = self.status.send(LinkStatus::Failed(Arc::new(e)));
-            }
+            let _ = self.writer.send(cmd);
         }
     }
 }
 
 fn far_future() -> Instant {
     Instant::now() + Duration::from_secs(86_400 * 365)
-}
-
-/// The role a session plays.
-pub(crate) fn role_of(client: bool) -> Role {
-    match client {
-        true => Role::Client,
-        false => Role::Server,
-    }
 }

@@ -25,6 +25,9 @@ pub enum AtlsError {
     /// The peer broke the framing or ordering rules (docs/wire.md), e.g. sent application
     /// data before it was allowed to.
     Protocol(String),
+    /// Bytes on the stream are not a valid frame (docs/wire.md §2): unknown type, length over
+    /// its maximum, or a payload that does not decode.
+    Framing(String),
     /// Attestation did not complete within the configured time.
     Timeout,
     /// No re-attestation succeeded within the attestation lease.
@@ -39,6 +42,7 @@ impl AtlsError {
         match self {
             Self::Attestation(e) => e.alert().get(),
             Self::Protocol(_) => 10,
+            Self::Framing(_) => 50,
             Self::Timeout | Self::LeaseExpired => 40,
             Self::Config(_) | Self::Io(_) => 80,
             Self::PeerAlert { code, .. } => *code,
@@ -63,6 +67,7 @@ impl fmt::Display for AtlsError {
             Self::Attestation(e) => write!(f, "attestation failed: {e}"),
             Self::PeerAlert { code, reason } => write!(f, "peer sent alert {code}: {reason}"),
             Self::Protocol(why) => write!(f, "protocol violation: {why}"),
+            Self::Framing(why) => write!(f, "malformed frame: {why}"),
             Self::Timeout => f.write_str("attestation did not complete in time"),
             Self::LeaseExpired => f.write_str("attestation lease expired without renewal"),
             Self::Closed => f.write_str("peer closed the connection before attestation"),

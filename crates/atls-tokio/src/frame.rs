@@ -8,15 +8,15 @@ use std::io;
 use tokio::io::{AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt};
 
 /// Largest `EA` payload: one authenticator at the core's caps, with room for its headers.
-pub(crate) const MAX_EA: usize = 640 * 1024;
+pub const MAX_EA: usize = 640 * 1024;
 /// Largest `DATA` payload.
-pub(crate) const MAX_DATA: usize = 64 * 1024;
+pub const MAX_DATA: usize = 64 * 1024;
 /// Largest `ALERT` payload: code and a reason of up to 1024 bytes.
-pub(crate) const MAX_ALERT: usize = 1025;
+pub const MAX_ALERT: usize = 1025;
 
 /// One frame.
 #[derive(Clone, Debug, PartialEq, Eq)]
-pub(crate) enum Frame {
+pub enum Frame {
     /// One RFC 9261 message.
     Ea(Vec<u8>),
     /// Application bytes.
@@ -29,7 +29,7 @@ pub(crate) enum Frame {
 
 /// Why bytes on the stream are not a frame.
 #[derive(Debug)]
-pub(crate) enum FrameError {
+pub enum FrameError {
     /// IO failed or the stream ended inside a frame.
     Io(io::Error),
     /// The stream ended cleanly between frames.
@@ -50,7 +50,7 @@ impl Frame {
 
     /// The encoded frame. Callers keep payloads under the caps (`DATA` is chunked by the
     /// writer, `EA` comes from the core's capped encoders, reasons are truncated).
-    pub(crate) fn encode(&self) -> Vec<u8> {
+    pub fn encode(&self) -> Vec<u8> {
         let payload: Vec<u8> = match self {
             Self::Ea(b) | Self::Data(b) => b.clone(),
             Self::Ready => Vec::new(),
@@ -69,7 +69,7 @@ impl Frame {
     }
 
     /// Reads one frame.
-    pub(crate) async fn read<R: AsyncRead + Unpin>(r: &mut R) -> Result<Self, FrameError> {
+    pub async fn read<R: AsyncRead + Unpin>(r: &mut R) -> Result<Self, FrameError> {
         let mut header = [0u8; 4];
         match r.read(&mut header[..1]).await {
             Ok(0) => return Err(FrameError::Eof),
@@ -113,7 +113,7 @@ impl Frame {
     }
 
     /// Writes one frame.
-    pub(crate) async fn write<W: AsyncWrite + Unpin>(&self, w: &mut W) -> io::Result<()> {
+    pub async fn write<W: AsyncWrite + Unpin>(&self, w: &mut W) -> io::Result<()> {
         w.write_all(&self.encode()).await
     }
 }

@@ -2,13 +2,17 @@
 //!
 //! [`AtlsConnector`] and [`AtlsAcceptor`] wrap tokio-rustls. After the TLS 1.3 handshake they
 //! run post-handshake attestation (RFC 9261 Exported Authenticators carrying evidence, per
-//! draft-fossati-seat-expat) in the directions configured, appraise the peer's evidence with a
-//! [`VerifierSet`] and a [`PeerPolicy`], and only then return an [`AttestedStream`]. No
-//! application byte moves in either direction before that (see `docs/wire.md`).
+//! draft-fossati-seat-expat) in the directions configured, appraise the peer's evidence with
+//! a [`VerifierSet`](atls_evidence::VerifierSet) and a [`PeerPolicy`], and only then return
+//! an [`AttestedStream`]. No application byte moves in either direction before that (see
+//! `docs/wire.md`).
 //!
 //! rustls is configured as the draft requires: TLS 1.3 only, no tickets, no resumption, no
 //! early data. The authenticator's certificate chain is checked with the same verifier as the
 //! handshake, and by default its key must be the handshake certificate's key.
+//!
+//! The attestation logic itself is transport-independent ([`engine`]): other adapters
+//! (QUIC) build on the same builders, engine, frames and chain checks.
 //!
 //! ```no_run
 //! # async fn run(
@@ -29,7 +33,9 @@
 //! ```
 #![forbid(unsafe_code)]
 
+mod config;
 mod driver;
+pub mod engine;
 mod error;
 mod frame;
 mod shared;
@@ -39,18 +45,21 @@ use std::io;
 use std::pin::Pin;
 use std::sync::Arc;
 use std::task::{Context, Poll};
-use std::time::Duration;
 
-use atls_core::{CertificateDer, CertifiedKey, CipherSuite, Config, Profile, Session, spki_der};
-use atls_evidence::{Attester, Claims, VerifierSet};
-use rustls::client::danger::ServerCertVerifier;
+use atls_core::{CertificateDer, CipherSuite, Role};
+use atls_evidence::Claims;
 use rustls::pki_types::{PrivateKeyDer, ServerName};
-use rustls::server::danger::ClientCertVerifier;
 use tokio::io::{AsyncRead, AsyncWrite, DuplexStream, ReadBuf};
 use tokio::net::TcpStream;
 use tokio::sync::watch;
 
+pub use config::{AcceptorBuilder, ConnectorBuilder, sha256_suites_provider};
 pub use error::AtlsError;
+
+use engine::{
+    AcceptorParts, AttestationConfig, BuildAcceptor, BuildConnector, ConnectorParts,
+    EaChainVerifier, Engine,
+};
 
 /// What the local side knows about its attested peer.
 #[derive(Clone, Debug)]
@@ -95,166 +104,17 @@ where
     }
 }
 
-/// Shared configuration of the attestation side of a connector or acceptor.
-pub(crate) struct Inner {
-    pub(crate) profile: Profile,
-    pub(crate) attester: Option<Arc<dyn Attester>>,
-    pub(crate) verifiers: VerifierSet,
-    pub(crate) policy: Option<Arc<dyn PeerPolicy>>,
-    pub(crate) requires_peer_attestation: bool,
-    pub(crate) pin_handshake_key: bool,
-    pub(crate) identity: Option<CertifiedKey>,
-    pub(crate) attestation_timeout: Duration,
-    pub(crate) exchange_timeout: Duration,
-    pub(crate) lease: Option<Duration>,
-}
-
-impl Inner {
-    fn new() -> Self {
-        Self {
-            profile: Profile::default(),
-            attester: None,
-            verifiers: VerifierSet::new(),
-            policy: None,
-            requires_peer_attestation: false,
-            pin_handshake_key: true,
-            identity: None,
-            attestation_timeout: Duration::from_secs(10),
-            exchange_timeout: Duration::from_secs(10),
-            lease: None,
-        }
-    }
-
-    fn check(&self) -> Result<(), AtlsError> {
-        if self.requires_peer_attestation && self.verifiers.media_types().is_empty() {
-            return Err(AtlsError::Config(
-                "peer attestation required but no evidence verifier configured".into(),
-            ));
-        }
-        if self.attester.is_some() && self.identity.is_none() {
-            return Err(AtlsError::Config(
-                "an attester needs a certificate and key to sign authenticators".into(),
-            ));
-        }
-        if self.lease.is_some_and(|l| l < Duration::from_millis(30)) {
-            return Err(AtlsError::Config("attestation lease under 30 ms".into()));
-        }
-        Ok(())
-    }
-
-    fn core_config(&self, chain: verify::EaChainVerifier) -> Config {
-        let mut cfg = Config::new(Arc::new(chain));
-        cfg.profile = self.profile.clone();
-        cfg.identity = self.identity.clone();
-        cfg.authenticator_timeout = self.exchange_timeout;
-        cfg.evidence_timeout = self.exchange_timeout;
-        cfg.appraisal_timeout = self.exchange_timeout;
-        cfg
-    }
-}
-
-fn certified_key(
-    chain: &[CertificateDer<'static>],
-    key: &PrivateKeyDer<'static>,
-) -> Result<CertifiedKey, AtlsError> {
-    let signer = atls_core::signing_key_from_pkcs8_der(key.secret_der())
-        .map_err(|e| AtlsError::Config(format!("private key: {e}")))?;
-    if chain.is_empty() {
-        return Err(AtlsError::Config("empty certificate chain".into()));
-    }
-    Ok(CertifiedKey {
-        chain: chain.to_vec(),
-        key: signer,
-    })
-}
-
-fn provider() -> Arc<rustls::crypto::CryptoProvider> {
-    Arc::new(rustls::crypto::ring::default_provider())
-}
-
-fn random_seed() -> Result<[u8; 32], AtlsError> {
-    let mut seed = [0u8; 32];
-    provider()
-        .secure_random
-        .fill(&mut seed)
-        .map_err(|_| AtlsError::Config("no secure randomness".into()))?;
-    Ok(seed)
-}
-
-macro_rules! attestation_builder_methods {
-    () => {
-        /// Attests the local side with `attester` when the peer asks.
-        pub fn with_attester(mut self, attester: Arc<dyn Attester>) -> Self {
-            self.inner.attester = Some(attester);
-            self
-        }
-
-        /// Applies `policy` to the peer's appraised claims.
-        pub fn with_policy(mut self, policy: Arc<dyn PeerPolicy>) -> Self {
-            self.inner.policy = Some(policy);
-            self
-        }
-
-        /// Uses a draft profile other than the latest.
-        pub fn with_profile(mut self, profile: Profile) -> Self {
-            self.inner.profile = profile;
-            self
-        }
-
-        /// Time allowed for the whole initial attestation (default 10 s).
-        pub fn with_attestation_timeout(mut self, timeout: Duration) -> Self {
-            self.inner.attestation_timeout = timeout;
-            self
-        }
-
-        /// Time allowed for each exchange: peer answer, local evidence, appraisal
-        /// (default 10 s).
-        pub fn with_exchange_timeout(mut self, timeout: Duration) -> Self {
-            self.inner.exchange_timeout = timeout;
-            self
-        }
-
-        /// Re-attests the peer every two thirds of `lease` on the live connection; the link
-        /// fails if no re-attestation succeeds within `lease`.
-        pub fn with_attestation_lease(mut self, lease: Duration) -> Self {
-            self.inner.lease = Some(lease);
-            self
-        }
-
-        /// Accepts an authenticator key different from the handshake certificate's key
-        /// (it must still pass the certificate verifier). Off by default (DV-03).
-        pub fn allow_authenticator_key_switch(mut self) -> Self {
-            self.inner.pin_handshake_key = false;
-            self
-        }
-    };
-}
-
 /// Opens attested connections as a TLS client.
 #[derive(Clone)]
 pub struct AtlsConnector {
     tls: tokio_rustls::TlsConnector,
-    verifier: Arc<dyn ServerCertVerifier>,
-    inner: Arc<Inner>,
-}
-
-/// Builds an [`AtlsConnector`].
-pub struct ConnectorBuilder {
-    verifier: Option<Arc<dyn ServerCertVerifier>>,
-    client_identity: Option<(Vec<CertificateDer<'static>>, PrivateKeyDer<'static>)>,
-    alpn: Vec<Vec<u8>>,
-    inner: Inner,
+    parts: Arc<ConnectorParts>,
 }
 
 impl AtlsConnector {
     /// A builder; the server's attestation is required once verifiers are given.
     pub fn builder() -> ConnectorBuilder {
-        ConnectorBuilder {
-            verifier: None,
-            client_identity: None,
-            alpn: Vec::new(),
-            inner: Inner::new(),
-        }
+        ConnectorBuilder::new()
     }
 
     /// Connects over `tcp`, runs the TLS handshake and attestation, and returns the stream
@@ -266,91 +126,17 @@ impl AtlsConnector {
     ) -> Result<AttestedStream, AtlsError> {
         let tls = self.tls.connect(server_name.clone(), tcp).await?;
         let shared = shared::Shared::new(tokio_rustls::TlsStream::Client(tls));
-        let pinned = match self.inner.pin_handshake_key {
-            true => handshake_spki(&shared)?,
-            false => None,
-        };
-        let chain = verify::EaChainVerifier {
-            check: verify::ChainCheck::Server(self.verifier.clone(), server_name),
-            pinned_spki: pinned,
-        };
-        start(shared, chain, self.inner.clone(), true).await
+        let leaf = shared.peer_certificates().into_iter().next();
+        let chain = self.parts.chain_verifier(server_name, leaf.as_deref())?;
+        start(shared, chain, &self.parts.attestation, Role::Client).await
     }
 }
 
-impl ConnectorBuilder {
-    /// Validates servers (handshake and authenticator chains) against `roots` (webpki).
-    pub fn with_root_certificates(mut self, roots: rustls::RootCertStore) -> Self {
-        let verifier = rustls::client::WebPkiServerVerifier::builder_with_provider(
-            Arc::new(roots),
-            provider(),
-        )
-        .build()
-        .map(|v| v as Arc<dyn ServerCertVerifier>);
-        self.verifier = verifier.ok();
-        self
-    }
-
-    /// Validates servers with a custom rustls verifier.
-    pub fn with_server_verifier(mut self, verifier: Arc<dyn ServerCertVerifier>) -> Self {
-        self.verifier = Some(verifier);
-        self
-    }
-
-    /// Requires the server to attest, appraising its evidence with `verifiers`.
-    pub fn require_server_attestation(mut self, verifiers: VerifierSet) -> Self {
-        self.inner.verifiers = verifiers;
-        self.inner.requires_peer_attestation = true;
-        self
-    }
-
-    /// Presents `chain`/`key` in the handshake (client authentication) and signs the client's
-    /// authenticators with them.
-    pub fn with_client_identity(
-        mut self,
-        chain: Vec<CertificateDer<'static>>,
-        key: PrivateKeyDer<'static>,
-    ) -> Self {
-        self.client_identity = Some((chain, key));
-        self
-    }
-
-    /// ALPN protocols to offer.
-    pub fn with_alpn(mut self, protocols: Vec<Vec<u8>>) -> Self {
-        self.alpn = protocols;
-        self
-    }
-
-    attestation_builder_methods!();
-
-    /// Checks the configuration and builds the connector.
-    pub fn build(mut self) -> Result<AtlsConnector, AtlsError> {
-        let verifier = self
-            .verifier
-            .ok_or_else(|| AtlsError::Config("no server certificate verifier or roots".into()))?;
-        let builder = rustls::ClientConfig::builder_with_provider(provider())
-            .with_protocol_versions(&[&rustls::version::TLS13])
-            .map_err(|e| AtlsError::Config(e.to_string()))?
-            .dangerous()
-            .with_custom_certificate_verifier(verifier.clone());
-        let mut config = match &self.client_identity {
-            Some((chain, key)) => {
-                self.inner.identity = Some(certified_key(chain, key)?);
-                builder
-                    .with_client_auth_cert(chain.clone(), key.clone_key())
-                    .map_err(|e| AtlsError::Config(e.to_string()))?
-            }
-            None => builder.with_no_client_auth(),
-        };
-        // draft-fossati-seat-expat §8: no resumption, no 0-RTT on attested connections.
-        config.resumption = rustls::client::Resumption::disabled();
-        config.enable_early_data = false;
-        config.alpn_protocols = self.alpn;
-        self.inner.check()?;
-        Ok(AtlsConnector {
-            tls: tokio_rustls::TlsConnector::from(Arc::new(config)),
-            verifier,
-            inner: Arc::new(self.inner),
+impl BuildConnector for AtlsConnector {
+    fn from_parts(parts: ConnectorParts) -> Result<Self, AtlsError> {
+        Ok(Self {
+            tls: tokio_rustls::TlsConnector::from(Arc::new(parts.tls.clone())),
+            parts: Arc::new(parts),
         })
     }
 }
@@ -359,19 +145,7 @@ impl ConnectorBuilder {
 #[derive(Clone)]
 pub struct AtlsAcceptor {
     tls: tokio_rustls::TlsAcceptor,
-    client_verifier: Option<Arc<dyn ClientCertVerifier>>,
-    anonymous_clients: bool,
-    inner: Arc<Inner>,
-}
-
-/// Builds an [`AtlsAcceptor`].
-pub struct AcceptorBuilder {
-    chain: Vec<CertificateDer<'static>>,
-    key: PrivateKeyDer<'static>,
-    client_verifier: Option<Arc<dyn ClientCertVerifier>>,
-    anonymous_clients: bool,
-    alpn: Vec<Vec<u8>>,
-    inner: Inner,
+    parts: Arc<AcceptorParts>,
 }
 
 impl AtlsAcceptor {
@@ -381,105 +155,24 @@ impl AtlsAcceptor {
         chain: Vec<CertificateDer<'static>>,
         key: PrivateKeyDer<'static>,
     ) -> AcceptorBuilder {
-        AcceptorBuilder {
-            chain,
-            key,
-            client_verifier: None,
-            anonymous_clients: false,
-            alpn: Vec::new(),
-            inner: Inner::new(),
-        }
+        AcceptorBuilder::new(chain, key)
     }
 
     /// Accepts one connection: TLS handshake, then attestation.
     pub async fn accept(&self, tcp: TcpStream) -> Result<AttestedStream, AtlsError> {
         let tls = self.tls.accept(tcp).await?;
         let shared = shared::Shared::new(tokio_rustls::TlsStream::Server(tls));
-        let pinned = match self.inner.pin_handshake_key {
-            true => handshake_spki(&shared)?,
-            false => None,
-        };
-        let check = match (&self.client_verifier, pinned.is_some()) {
-            (Some(v), _) => verify::ChainCheck::Client(v.clone()),
-            (None, _) if self.anonymous_clients => verify::ChainCheck::Anonymous,
-            (None, _) if self.inner.requires_peer_attestation => {
-                return Err(AtlsError::Config(
-                    "client attestation required but no client verifier and anonymous clients not allowed"
-                        .into(),
-                ));
-            }
-            (None, _) => verify::ChainCheck::Anonymous,
-        };
-        let chain = verify::EaChainVerifier {
-            check,
-            pinned_spki: pinned,
-        };
-        start(shared, chain, self.inner.clone(), false).await
+        let leaf = shared.peer_certificates().into_iter().next();
+        let chain = self.parts.chain_verifier(leaf.as_deref())?;
+        start(shared, chain, &self.parts.attestation, Role::Server).await
     }
 }
 
-impl AcceptorBuilder {
-    /// Requires the client to attest, appraising its evidence with `verifiers`.
-    pub fn require_client_attestation(mut self, verifiers: VerifierSet) -> Self {
-        self.inner.verifiers = verifiers;
-        self.inner.requires_peer_attestation = true;
-        self
-    }
-
-    /// Requires TLS client authentication with `verifier`, which also validates the
-    /// client's authenticator chains.
-    pub fn with_client_verifier(mut self, verifier: Arc<dyn ClientCertVerifier>) -> Self {
-        self.client_verifier = Some(verifier);
-        self
-    }
-
-    /// Accepts clients without certificates: a client that attests is then known only by
-    /// the key its evidence binds, not by any PKI name. Explicit, never a default.
-    pub fn allow_anonymous_clients(mut self) -> Self {
-        self.anonymous_clients = true;
-        self
-    }
-
-    /// ALPN protocols to accept.
-    pub fn with_alpn(mut self, protocols: Vec<Vec<u8>>) -> Self {
-        self.alpn = protocols;
-        self
-    }
-
-    attestation_builder_methods!();
-
-    /// Checks the configuration and builds the acceptor.
-    pub fn build(mut self) -> Result<AtlsAcceptor, AtlsError> {
-        self.inner.identity = Some(certified_key(&self.chain, &self.key)?);
-        let builder = rustls::ServerConfig::builder_with_provider(provider())
-            .with_protocol_versions(&[&rustls::version::TLS13])
-            .map_err(|e| AtlsError::Config(e.to_string()))?;
-        let builder = match &self.client_verifier {
-            Some(v) => builder.with_client_cert_verifier(v.clone()),
-            None => builder.with_no_client_auth(),
-        };
-        let mut config = builder
-            .with_single_cert(self.chain, self.key)
-            .map_err(|e| AtlsError::Config(e.to_string()))?;
-        // draft-fossati-seat-expat §8: no tickets, no resumption, no early data.
-        config.send_tls13_tickets = 0;
-        config.session_storage = Arc::new(rustls::server::NoServerSessionStorage {});
-        config.max_early_data_size = 0;
-        config.alpn_protocols = self.alpn;
-        if self.inner.requires_peer_attestation
-            && self.client_verifier.is_none()
-            && !self.anonymous_clients
-        {
-            return Err(AtlsError::Config(
-                "client attestation needs a client verifier or allow_anonymous_clients()".into(),
-            ));
-        }
-        self.inner.check()?;
-        Ok(AtlsAcceptor {
-            tls: tokio_rustls::TlsAcceptor::from(Arc::new(config)),
-            client_verifier: self.client_verifier,
-            anonymous_clients: self.anonymous_clients,
-            inner: Arc::new(self.inner),
+impl BuildAcceptor for AtlsAcceptor {
+    fn from_parts(parts: AcceptorParts) -> Result<Self, AtlsError> {
+        Ok(Self {
+            tls: tokio_rustls::TlsAcceptor::from(Arc::new(parts.tls.clone())),
+            parts: Arc::new(parts),
         })
     }
 }
@@ -506,20 +199,11 @@ pub fn check_server_config(config: &rustls::ServerConfig) -> Result<(), AtlsErro
     Ok(())
 }
 
-fn handshake_spki<IO>(shared: &shared::Shared<IO>) -> Result<Option<Vec<u8>>, AtlsError> {
-    match shared.peer_certificates().first() {
-        Some(cert) => spki_der(cert)
-            .map(Some)
-            .map_err(|e| AtlsError::Protocol(format!("peer handshake certificate: {e}"))),
-        None => Ok(None),
-    }
-}
-
 async fn start<IO>(
     shared: shared::Shared<IO>,
-    chain: verify::EaChainVerifier,
-    inner: Arc<Inner>,
-    client: bool,
+    chain: EaChainVerifier,
+    attestation: &Arc<AttestationConfig>,
+    role: Role,
 ) -> Result<AttestedStream, AtlsError>
 where
     IO: AsyncRead + AsyncWrite + Unpin + Send + 'static,
@@ -527,14 +211,14 @@ where
     let suite = shared
         .cipher_suite()
         .ok_or_else(|| AtlsError::Protocol("no cipher suite negotiated".into()))?;
-    let session = Session::new(
-        Arc::new(inner.core_config(chain)),
-        driver::role_of(client),
-        CipherSuite(suite),
-        random_seed()?,
-    )?;
-    let (io, status) = driver::run(shared, session, inner).await?;
-    Ok(AttestedStream { io, status })
+    let (engine, established) = Engine::new(attestation.clone(), chain, role, CipherSuite(suite))?;
+    let (io, status, commands) = driver::run(shared, engine, established).await?;
+    Ok(AttestedStream {
+        io,
+        status,
+        commands,
+        requires_peer: attestation.requires_peer_attestation(),
+    })
 }
 
 /// An attested connection: read and write application bytes; the peer's attestation and the
@@ -544,9 +228,28 @@ where
 pub struct AttestedStream {
     io: DuplexStream,
     status: watch::Receiver<LinkStatus>,
+    commands: tokio::sync::mpsc::UnboundedSender<driver::Command>,
+    requires_peer: bool,
 }
 
 impl AttestedStream {
+    /// Re-attests the peer now, on the live connection: a new request with a new context;
+    /// application data keeps flowing. The outcome arrives through [`Self::watch_status`]:
+    /// a new [`LinkStatus::Attested`], or [`LinkStatus::Failed`] and the link torn down.
+    pub fn reattest(&self) -> Result<(), AtlsError> {
+        if !self.requires_peer {
+            return Err(AtlsError::Config(
+                "this side does not attest its peer (no verifiers configured)".into(),
+            ));
+        }
+        if let LinkStatus::Failed(e) = &*self.status.borrow() {
+            return Err(AtlsError::Protocol(format!("link already failed: {e}")));
+        }
+        self.commands
+            .send(driver::Command::Reattest)
+            .map_err(|_| AtlsError::Closed)
+    }
+
     /// The current link status.
     pub fn status(&self) -> LinkStatus {
         self.status.borrow().clone()

@@ -12,7 +12,7 @@ use rustls::server::danger::ClientCertVerifier;
 
 /// Which verifier checks the peer's authenticator chain.
 #[derive(Clone)]
-pub(crate) enum ChainCheck {
+pub enum ChainCheck {
     /// The server's chain, for `server_name`, with the client's handshake verifier.
     Server(Arc<dyn ServerCertVerifier>, ServerName<'static>),
     /// The client's chain, with the server's client-certificate verifier.
@@ -24,9 +24,17 @@ pub(crate) enum ChainCheck {
 
 /// Runs the chain check, then requires the end-entity key to equal `pinned_spki` if set.
 #[derive(Clone)]
-pub(crate) struct EaChainVerifier {
+pub struct EaChainVerifier {
     pub(crate) check: ChainCheck,
     pub(crate) pinned_spki: Option<Vec<u8>>,
+}
+
+impl EaChainVerifier {
+    /// Runs `check`, then requires the end-entity key (DER SubjectPublicKeyInfo) to equal
+    /// `pinned_spki` if set.
+    pub fn new(check: ChainCheck, pinned_spki: Option<Vec<u8>>) -> Self {
+        Self { check, pinned_spki }
+    }
 }
 
 impl fmt::Debug for EaChainVerifier {

@@ -180,13 +180,8 @@ async fn server_without_attester_refuses_and_client_fails_closed() {
         matches!(err.attestation_error(), Some(atls_core::Error::PeerRefused)),
         "{err}"
     );
-    assert_eq!(err.alert_code(), 116);
-    // The server learns why.
-    let server_err = server.await.unwrap().unwrap_err();
-    assert!(
-        matches!(server_err, AtlsError::PeerAlert { code: 116, .. }),
-        "{server_err}"
-    );
+    // The server learns why, from the alert.
+    assert_alert_delivered(&err, &server.await.unwrap().unwrap_err(), 116);
 }
 
 #[tokio::test]
@@ -198,18 +193,8 @@ async fn policy_rejection_closes_with_access_denied() {
         let (tcp, _) = l.accept().await.unwrap();
         acceptor.accept(tcp).await
     });
-    let policy = |c: &atls_evidence::Claims| -> Result<serde_json::Value, atls_core::BoxError> {
-        match c.get_str("test.platform") {
-            Some("expected-platform") => Ok(serde_json::json!({"accepted": true})),
-            other => {
-                Err(format!("test.platform is {other:?}, expected \"expected-platform\"").into())
-            }
-        }
-    };
-    let connector = AtlsConnector::builder()
-        .with_root_certificates(pki.roots())
-        .require_server_attestation(verifiers())
-        .with_policy(Arc::new(policy))
+    let connector = connector_requiring_server::<AtlsConnector>(&pki)
+        .with_policy(platform_policy("expected-platform"))
         .build()
         .unwrap();
     let err = connector
@@ -220,12 +205,7 @@ async fn policy_rejection_closes_with_access_denied() {
         matches!(err.attestation_error(), Some(atls_core::Error::Policy(_))),
         "{err}"
     );
-    assert_eq!(err.alert_code(), 49);
-    let server_err = server.await.unwrap().unwrap_err();
-    assert!(
-        matches!(server_err, AtlsError::PeerAlert { code: 49, .. }),
-        "{server_err}"
-    );
+    assert_alert_delivered(&err, &server.await.unwrap().unwrap_err(), 49);
 }
 
 #[tokio::test]
@@ -314,4 +294,48 @@ fn configurations_that_allow_resumption_or_early_data_are_refused() {
             .build()
             .is_err()
     );
+}
+
+#[tokio::test]
+async fn reattestation_on_demand_uses_a_new_binder_while_data_flows() {
+    let pki = Pki::new();
+    let (l, addr) = listener().await;
+    let recording = Arc::new(Recording::default());
+    let server = tokio::spawn(echo_once(server_attesting(&pki, recording.clone()), l));
+    let mut s = client_requiring(&pki)
+        .connect(name(), tcp(addr).await)
+        .await
+        .unwrap();
+    let mut status = s.watch_status();
+    s.reattest().unwrap();
+    s.write_all(b"during").await.unwrap();
+    let mut buf = [0u8; 6];
+    s.read_exact(&mut buf).await.unwrap();
+    assert_eq!(&buf, b"during");
+    tokio::time::timeout(Duration::from_secs(10), status.changed())
+        .await
+        .expect("re-attestation completes")
+        .unwrap();
+    assert!(matches!(*status.borrow(), LinkStatus::Attested(_)));
+    let binders = recording.binders.lock().unwrap().clone();
+    assert_eq!(binders.len(), 2);
+    assert_ne!(binders[0], binders[1]);
+    s.shutdown().await.unwrap();
+    server.await.unwrap().unwrap();
+}
+
+#[tokio::test]
+async fn reattest_is_refused_when_this_side_does_not_attest_its_peer() {
+    let pki = Pki::new();
+    let (l, addr) = listener().await;
+    let acceptor = server_attesting(&pki, attester("srv"));
+    let server = tokio::spawn(async move {
+        let (tcp, _) = l.accept().await.unwrap();
+        acceptor.accept(tcp).await.map(|s| s.reattest().is_err())
+    });
+    let _client = client_requiring(&pki)
+        .connect(name(), tcp(addr).await)
+        .await
+        .unwrap();
+    assert!(server.await.unwrap().unwrap());
 }

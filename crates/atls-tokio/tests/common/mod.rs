@@ -150,3 +150,46 @@ pub async fn tcp(addr: SocketAddr) -> TcpStream {
 pub fn name() -> rustls::pki_types::ServerName<'static> {
     "attested.example".try_into().unwrap()
 }
+
+/// A policy accepting only `test.platform == expected`, saying why it rejects anything else.
+pub fn platform_policy(expected: &'static str) -> Arc<dyn atls_tokio::PeerPolicy> {
+    Arc::new(
+        move |c: &atls_evidence::Claims| -> Result<serde_json::Value, atls_core::BoxError> {
+            match c.get_str("test.platform") {
+                Some(p) if p == expected => Ok(serde_json::json!({"accepted": true})),
+                other => Err(format!("test.platform is {other:?}, expected {expected:?}").into()),
+            }
+        },
+    )
+}
+
+/// A connector builder for any adapter, trusting the test CA and requiring the server's
+/// attestation.
+pub fn connector_requiring_server<C>(pki: &Pki) -> atls_tokio::ConnectorBuilder<C> {
+    atls_tokio::ConnectorBuilder::new()
+        .with_root_certificates(pki.roots())
+        .require_server_attestation(verifiers())
+}
+
+/// An acceptor builder for any adapter, with the test server identity, attesting with
+/// `attester`.
+pub fn acceptor_attesting<A>(
+    pki: &Pki,
+    attester: Arc<dyn Attester>,
+) -> atls_tokio::AcceptorBuilder<A> {
+    atls_tokio::AcceptorBuilder::new(pki.server_chain.clone(), key(&pki.server_key))
+        .with_attester(attester)
+}
+
+/// `local` failed with alert `code` and its peer, `peer`, learned that alert.
+pub fn assert_alert_delivered(
+    local: &atls_tokio::AtlsError,
+    peer: &atls_tokio::AtlsError,
+    code: u8,
+) {
+    assert_eq!(local.alert_code(), code, "{local}");
+    assert!(
+        matches!(peer, atls_tokio::AtlsError::PeerAlert { code: c, .. } if *c == code),
+        "{peer}"
+    );
+}
