@@ -308,7 +308,10 @@ fn expect_rejected<T>(result: Result<T, atls_tokio::AtlsError>, expected: &str) 
         Err(e) => {
             let text = e.to_string();
             step(&format!("Rejected: {text}"));
-            detail(&format!("alert sent to the peer: {}", e.alert_code()));
+            match e {
+                atls_tokio::AtlsError::Io(_) => detail("refused during the TLS handshake itself"),
+                e => detail(&format!("alert sent to the peer: {}", e.alert_code())),
+            }
             let ok = text.contains(expected);
             if ok {
                 step("Done: the attack was rejected for the right reason");

@@ -104,12 +104,23 @@ impl Pki {
 /// An attested stream on either transport.
 pub(crate) enum Stream {
     Tcp(AttestedStream),
+    /// One application stream of an attested QUIC connection (kept alive with it).
+    Quic(Box<QuicStream>),
+}
+
+/// A bidirectional application stream and the attested connection (and endpoint) it lives on.
+pub(crate) struct QuicStream {
+    send: quinn::SendStream,
+    recv: quinn::RecvStream,
+    conn: atls_quic::AttestedConnection,
+    _endpoint: Option<Arc<atls_quic::AtlsEndpoint>>,
 }
 
 impl Stream {
     pub(crate) fn peer_attestation(&self) -> Option<Arc<PeerAttestation>> {
         match self {
             Self::Tcp(s) => s.peer_attestation(),
+            Self::Quic(q) => q.conn.peer_attestation(),
         }
     }
 }
@@ -122,6 +133,7 @@ impl AsyncRead for Stream {
     ) -> Poll<std::io::Result<()>> {
         match self.get_mut() {
             Self::Tcp(s) => Pin::new(s).poll_read(cx, buf),
+            Self::Quic(q) => Pin::new(&mut q.recv).poll_read(cx, buf),
         }
     }
 }
@@ -134,18 +146,23 @@ impl AsyncWrite for Stream {
     ) -> Poll<std::io::Result<usize>> {
         match self.get_mut() {
             Self::Tcp(s) => Pin::new(s).poll_write(cx, buf),
+            Self::Quic(q) => Pin::new(&mut q.send)
+                .poll_write(cx, buf)
+                .map_err(std::io::Error::other),
         }
     }
 
     fn poll_flush(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<std::io::Result<()>> {
         match self.get_mut() {
             Self::Tcp(s) => Pin::new(s).poll_flush(cx),
+            Self::Quic(q) => Pin::new(&mut q.send).poll_flush(cx),
         }
     }
 
     fn poll_shutdown(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<std::io::Result<()>> {
         match self.get_mut() {
             Self::Tcp(s) => Pin::new(s).poll_shutdown(cx),
+            Self::Quic(q) => Pin::new(&mut q.send).poll_shutdown(cx),
         }
     }
 }
@@ -187,7 +204,23 @@ impl Stream {
                 let tcp = tokio::net::TcpStream::connect(addr).await?;
                 connector.connect(server_name, tcp).await.map(Self::Tcp)
             }
-            Transport::Quic => Err(AtlsError::Config("QUIC is not built in yet".into())),
+            Transport::Quic => {
+                let connector = atls_quic::AtlsConnector::builder()
+                    .with_root_certificates(roots)
+                    .require_server_attestation(verifiers)
+                    .with_policy(policy)
+                    .build()?;
+                let local = SocketAddr::from(([127, 0, 0, 1], 0));
+                let endpoint = Arc::new(atls_quic::AtlsEndpoint::client(local, connector)?);
+                let conn = endpoint.connect(addr, name).await?;
+                let (send, recv) = conn.open_bi().await?;
+                Ok(Self::Quic(Box::new(QuicStream {
+                    send,
+                    recv,
+                    conn,
+                    _endpoint: Some(endpoint),
+                })))
+            }
         }
     }
 }
@@ -258,7 +291,37 @@ impl Server {
                 });
                 Ok(Self { addr, task })
             }
-            Transport::Quic => Err(AtlsError::Config("QUIC is not built in yet".into())),
+            Transport::Quic => {
+                let acceptor =
+                    atls_quic::AtlsAcceptor::builder(identity.chain.clone(), identity.key())
+                        .with_attester(attester)
+                        .build()?;
+                let endpoint = atls_quic::AtlsEndpoint::server(listen, acceptor)?;
+                let addr = endpoint.local_addr()?;
+                let task = tokio::spawn(async move {
+                    while let Some(accepting) = endpoint.accept().await {
+                        let handler = handler.clone();
+                        tokio::spawn(async move {
+                            let conn = match accepting.attest().await {
+                                Ok(c) => c,
+                                Err(e) => {
+                                    return tracing::info!(error = %e, "attested accept failed");
+                                }
+                            };
+                            while let Ok((send, recv)) = conn.accept_bi().await {
+                                let stream = Stream::Quic(Box::new(QuicStream {
+                                    send,
+                                    recv,
+                                    conn: conn.clone(),
+                                    _endpoint: None,
+                                }));
+                                tokio::spawn(handler(stream));
+                            }
+                        });
+                    }
+                });
+                Ok(Self { addr, task })
+            }
         }
     }
 }

@@ -32,6 +32,12 @@ fn run(args: &[&str]) -> (i32, String, String) {
 fn demo_runs_an_attested_exchange() {
     let (code, out, err) = run(&["demo"]);
     assert_eq!(code, 0, "{out}{err}");
+    let (code, quic, err) = run(&["demo", "--quic"]);
+    assert_eq!(code, 0, "{quic}{err}");
+    assert!(
+        quic.contains("over QUIC") && quic.contains("echoed:"),
+        "{quic}"
+    );
     assert!(out.contains("SIMULATED"), "{out}");
     assert!(out.contains("DCAP appraisal ✓"), "{out}");
     assert!(out.contains("binder ✓"), "{out}");
@@ -339,32 +345,54 @@ fn simulated_mrtd() -> String {
 
 #[test]
 fn serve_and_proxy_carry_bytes_over_an_attested_link_and_refuse_a_failing_peer() {
-    let dir = temp_dir("proxy");
+    serve_and_proxy(&[]);
+}
+
+#[test]
+fn serve_and_proxy_over_quic() {
+    serve_and_proxy(&["--quic"]);
+}
+
+fn serve_and_proxy(transport: &[&str]) {
+    let dir = temp_dir(if transport.is_empty() {
+        "proxy-tcp"
+    } else {
+        "proxy-quic"
+    });
     let (ca, cert, key) = write_pki(&dir);
     let backend = echo_backend();
     let serve_addr = free_port();
     let sim = dir.join("sim");
-    let _serve = Kill(
-        atls()
-            .args([
-                "serve",
-                "--listen",
-                &serve_addr.to_string(),
-                "--backend",
-                &backend.to_string(),
-            ])
-            .args([
-                "--cert",
-                cert.to_str().unwrap(),
-                "--key",
-                key.to_str().unwrap(),
-            ])
-            .args(["--insecure-simulator", sim.to_str().unwrap()])
-            .stderr(Stdio::null())
-            .spawn()
-            .unwrap(),
-    );
-    wait_for(serve_addr);
+    let mut serve = atls()
+        .args([
+            "serve",
+            "--listen",
+            &serve_addr.to_string(),
+            "--backend",
+            &backend.to_string(),
+        ])
+        .args([
+            "--cert",
+            cert.to_str().unwrap(),
+            "--key",
+            key.to_str().unwrap(),
+        ])
+        .args(["--insecure-simulator", sim.to_str().unwrap()])
+        .args(transport)
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    // Ready once it says where it serves (works for TCP and UDP alike).
+    let mut lines = std::io::BufReader::new(serve.stderr.take().unwrap());
+    let mut line = String::new();
+    while !line.contains("serving attested connections") {
+        line.clear();
+        assert!(
+            std::io::BufRead::read_line(&mut lines, &mut line).unwrap() > 0,
+            "serve exited"
+        );
+    }
+    let _serve = Kill(serve);
 
     let good = dir.join("good.toml");
     std::fs::write(&good, format!("version = 1\n[evidence]\naccept = [\"tdx\"]\n[[tdx.measurements]]\nname = \"sim\"\nmr_td = \"{}\"\n[tdx.tcb]\nstatuses = [\"UpToDate\"]\n", simulated_mrtd())).unwrap();
@@ -395,6 +423,7 @@ fn serve_and_proxy_carry_bytes_over_an_attested_link_and_refuse_a_failing_peer()
                 "--tdx-test-root-ca-for-testing",
                 sim.join("sim-root-ca.der").to_str().unwrap(),
             ])
+            .args(transport)
             .stderr(Stdio::piped())
             .spawn()
             .unwrap();
@@ -452,6 +481,7 @@ fn serve_and_proxy_carry_bytes_over_an_attested_link_and_refuse_a_failing_peer()
             "--tdx-test-root-ca-for-testing",
             sim.join("sim-root-ca.der").to_str().unwrap(),
         ])
+        .args(transport)
         .write_stdin_and_wait(b"ping\n");
     assert!(out.1.contains("\"accepted\":true"), "{}", out.1);
     assert!(out.0.contains("ping"), "{}", out.0);
