@@ -106,13 +106,16 @@ fn rl_04_tls_terminating_proxy_forwarding_ea_messages_is_rejected() {
     );
 }
 
+/// How a weak design computes its "binder" from the request context.
+type BinderFn<'a> = Box<dyn Fn(&[u8]) -> Vec<u8> + 'a>;
+
 #[test]
 fn rl_05_intra_handshake_binder_variants_are_binder_mismatch() {
     let m = Identity::new("attacker.example");
     let aik = atls_core::HashAlgorithm::Sha256.hash(&[&m.spki()]);
     let early = atls_core::ExporterMasterSecret::new(atls_core::HashAlgorithm::Sha256, &[0xee; 32])
         .unwrap();
-    let variants: Vec<(&str, Box<dyn Fn(&[u8]) -> Vec<u8>>)> = vec![
+    let variants: Vec<(&str, BinderFn<'_>)> = vec![
         ("client random only", Box::new(|_| vec![0x5c; 32])),
         ("request nonce only", Box::new(|ctx| ctx.to_vec())),
         ("server public key only", Box::new(|_| aik.clone())),

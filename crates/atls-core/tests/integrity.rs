@@ -2,6 +2,8 @@
 //! asserts the specific error, that the relying party's session is closed, and that it never
 //! reports the peer as attested.
 
+#![allow(clippy::disallowed_methods)] // tests play the host, which owns the clock
+
 mod common;
 
 use std::sync::Arc;

@@ -101,14 +101,14 @@ fn pc_04_reattestation_uses_a_new_context_and_old_evidence_fails() {
 
     // Third round: the attester answers with the first round's evidence.
     p.client.request_attestation(p.now, &p.exporter).unwrap();
-    p.to_server().unwrap();
+    p.deliver_to_server().unwrap();
     let Some(Event::EvidenceRequested { id, .. }) = p.server.poll_event() else {
         panic!("expected an evidence request");
     };
     p.server
         .handle_evidence(id, Ok(toy_evidence(&old_binding)))
         .unwrap();
-    p.to_client().unwrap();
+    p.deliver_to_client().unwrap();
     let Some(Event::AppraisalRequested {
         id,
         evidence,

@@ -225,7 +225,7 @@ fn rpl_02_one_evidence_for_two_requests_fails_the_second() {
     p.server.handle_message(p.now, &r2, &p.exporter).unwrap();
     let (id, _) = next_evidence_request(&mut p.server);
     p.server.handle_evidence(id, Ok(ev1)).unwrap();
-    p.to_client().unwrap();
+    p.deliver_to_client().unwrap();
     let Some(Event::AppraisalRequested {
         id,
         evidence,
