@@ -17,6 +17,21 @@
 //! let a = atls_evidence::insecure_test::InsecureTestAttester::new([1; 32], Default::default());
 //! let _ = a.evidence_for_report_data(&[0u8; 64]);
 //! ```
+//!
+//! Nor can a signing key be exported or persisted (RPL-04):
+//!
+//! ```compile_fail
+//! let key = atls_core::Ed25519SigningKey::from_seed(&[1; 32]);
+//! let _secret = key.to_bytes();
+//! ```
+//! ```compile_fail
+//! let key = atls_core::Ed25519SigningKey::from_seed(&[1; 32]);
+//! let _secret = key.0;
+//! ```
+//! ```compile_fail
+//! let key = atls_core::Ed25519SigningKey::from_seed(&[1; 32]);
+//! let _der = key.to_pkcs8_der();
+//! ```
 #![allow(missing_docs, unreachable_pub)]
 
 use std::collections::BTreeMap;

@@ -164,3 +164,74 @@ fn rl_05_control_the_correct_binder_is_accepted() {
     a.client.step().unwrap();
     assert!(a.client.session.is_peer_attested());
 }
+
+/// Parameter lists of the public functions in `src`.
+fn public_signatures(src: &std::path::Path, out: &mut Vec<(String, String)>) {
+    for entry in std::fs::read_dir(src).unwrap() {
+        let path = entry.unwrap().path();
+        let name = path.file_name().unwrap().to_string_lossy().to_string();
+        // The simulator is an insecure test tool, documented as such, that exists to make
+        // quotes with chosen contents; tests are not API.
+        if name == "sim" || name == "sim.rs" || name.contains("test") {
+            continue;
+        }
+        if path.is_dir() {
+            public_signatures(&path, out);
+            continue;
+        }
+        if path.extension().is_none_or(|e| e != "rs") {
+            continue;
+        }
+        let text = std::fs::read_to_string(&path).unwrap();
+        let mut rest = text.as_str();
+        while let Some(at) = rest.find("pub fn ").or_else(|| rest.find("pub async fn ")) {
+            let sig = &rest[at..];
+            let end = sig
+                .find('{')
+                .unwrap_or(sig.len())
+                .min(sig.find(';').unwrap_or(sig.len()));
+            let params = sig[..end]
+                .split("->")
+                .next()
+                .unwrap_or_default()
+                .to_string();
+            out.push((path.display().to_string(), params));
+            rest = &rest[at + 4..];
+        }
+    }
+}
+
+#[test]
+fn rl_03_no_public_function_takes_caller_chosen_report_data() {
+    // A "quote oracle" is what the relay attack needs: an attester API that quotes data the
+    // caller chooses. Attesters take only a `Binding`, which has no public constructor (the
+    // compile-fail checks in the harness docs); this scan catches a new public function that
+    // takes REPORTDATA, a configfs inblob, or a 64-byte array.
+    let root = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../crates");
+    let mut sigs = Vec::new();
+    for krate in std::fs::read_dir(&root).unwrap() {
+        let src = krate.unwrap().path().join("src");
+        if src.is_dir() {
+            public_signatures(&src, &mut sigs);
+        }
+    }
+    assert!(
+        sigs.len() > 100,
+        "the scan must see the public API ({} found)",
+        sigs.len()
+    );
+    let offending: Vec<_> = sigs
+        .iter()
+        .filter(|(_, params)| {
+            let p = params.to_lowercase();
+            p.contains("report_data")
+                || p.contains("reportdata")
+                || p.contains("inblob")
+                || p.contains("[u8; 64]")
+        })
+        .collect();
+    assert!(
+        offending.is_empty(),
+        "public functions taking caller-chosen report data: {offending:#?}"
+    );
+}

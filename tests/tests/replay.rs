@@ -176,3 +176,74 @@ impl atls_evidence::Attester for Replaying {
         Box::pin(async move { Ok(self.0.clone()) })
     }
 }
+
+/// A background-check verifier that issued `nonce` for this request.
+#[derive(Debug)]
+struct BackgroundCheck {
+    nonce: Vec<u8>,
+    inner: std::sync::Arc<dyn atls_evidence::Verifier>,
+}
+
+impl atls_evidence::Verifier for BackgroundCheck {
+    fn media_type(&self) -> atls_evidence::MediaType {
+        self.inner.media_type()
+    }
+
+    fn verify<'a>(
+        &'a self,
+        value: &'a [u8],
+        binding: &'a atls_core::Binding,
+    ) -> atls_evidence::BoxFuture<'a, Result<atls_evidence::Claims, EvidenceError>> {
+        Box::pin(async move {
+            atls_evidence::check_verifier_nonce(binding, &self.nonce)?;
+            self.inner.verify(value, binding).await
+        })
+    }
+}
+
+fn background_check(link: &mut Link, nonce: &[u8]) {
+    use atls_evidence::insecure_test::{InsecureTestAttester, InsecureTestVerifier};
+    let ak = InsecureTestAttester::new(TEST_AK_SEED, Default::default()).public_key();
+    let inner = std::sync::Arc::new(InsecureTestVerifier::new(ak).unwrap());
+    link.client.verifiers =
+        atls_evidence::VerifierSet::new().with(std::sync::Arc::new(BackgroundCheck {
+            nonce: nonce.to_vec(),
+            inner,
+        }));
+}
+
+#[test]
+fn rp_07_evidence_for_a_context_without_the_verifiers_nonce_is_rejected() {
+    let server_id = Identity::new("attester.example");
+    let nonce = b"verifier-nonce-1234".to_vec();
+
+    // Control: the relying party puts the verifier's nonce in the context.
+    let mut link = Link::server_attests(&server_id, 0x07);
+    background_check(&mut link, &nonce);
+    let ctx = link
+        .client
+        .session
+        .request_attestation_with_nonce(link.now, &link.exporter, &nonce)
+        .unwrap();
+    assert!(ctx.starts_with(&nonce) && ctx.len() == nonce.len() + 32);
+    link.drive().unwrap();
+    assert!(link.client.session.is_peer_attested());
+
+    // Evidence fresh for the connection, but for a context without the nonce.
+    let mut link = Link::server_attests(&server_id, 0x08);
+    background_check(&mut link, &nonce);
+    link.client
+        .session
+        .request_attestation(link.now, &link.exporter)
+        .unwrap();
+    let (side, err) = link.drive().unwrap_err();
+    assert_eq!(side, Side::Client);
+    assert!(
+        matches!(
+            evidence_error(&err),
+            Some(EvidenceError::NonceMismatch { .. })
+        ),
+        "{err}"
+    );
+    assert!(!link.client.session.is_peer_attested());
+}

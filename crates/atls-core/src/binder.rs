@@ -93,13 +93,14 @@ impl Default for Profile {
 /// can never be turned into an oracle that quotes caller-chosen data (relay attack RL-03).
 ///
 /// ```compile_fail
-/// let b = atls_core::Binding { binder: vec![0; 32], aik_pub_hash: vec![0; 32], hash: atls_core::HashAlgorithm::Sha256 };
+/// let b = atls_core::Binding { binder: vec![0; 32], aik_pub_hash: vec![0; 32], hash: atls_core::HashAlgorithm::Sha256, context: vec![] };
 /// ```
 #[derive(Clone, PartialEq, Eq)]
 pub struct Binding {
     binder: Vec<u8>,
     aik_pub_hash: Vec<u8>,
     hash: HashAlgorithm,
+    context: Vec<u8>,
 }
 
 impl Binding {
@@ -121,6 +122,7 @@ impl Binding {
             binder,
             aik_pub_hash: hash.hash(&[spki_der]),
             hash,
+            context: context.to_vec(),
         })
     }
 
@@ -137,6 +139,13 @@ impl Binding {
     /// The suite hash both values were computed with.
     pub fn hash_algorithm(&self) -> HashAlgorithm {
         self.hash
+    }
+
+    /// The `certificate_request_context` of the request this binding answers. In a
+    /// background-check deployment it starts with the verifier's nonce
+    /// ([`crate::Session::request_attestation_with_nonce`]).
+    pub fn context(&self) -> &[u8] {
+        &self.context
     }
 }
 

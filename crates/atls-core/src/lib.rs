@@ -54,7 +54,7 @@ pub use msgs::{
     RequestKind, SignatureScheme, message_length,
 };
 pub use rustls_pki_types::CertificateDer;
-pub use session::{Config, Event, OperationId, Session};
+pub use session::{Config, Event, MAX_VERIFIER_NONCE_LEN, OperationId, Session};
 pub use sign::{
     CertificateVerifier, CertifiedKey, EcdsaP256SigningKey, EcdsaP384SigningKey, Ed25519SigningKey,
     PinnedKeyVerifier, SigningKey, signing_key_from_pkcs8_der, spki_der,

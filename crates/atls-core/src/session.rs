@@ -15,7 +15,8 @@ use crate::authenticator::{
 use crate::binder::{Binding, Profile};
 use crate::codec::Codec;
 use crate::error::{
-    AlertDescription, ApiMisuse, AppraisalError, BoxError, Error, PeerMisbehaved, TimeoutReason,
+    AlertDescription, ApiMisuse, AppraisalError, BoxError, Error, InvalidMessage, PeerMisbehaved,
+    TimeoutReason,
 };
 use crate::exporter::{AuthenticatorKeys, Exporter, ExporterError, Role};
 use crate::msgs::{
@@ -24,6 +25,10 @@ use crate::msgs::{
 };
 use crate::sign::{self, CertificateVerifier, CertifiedKey};
 use crate::suite::{CipherSuite, HashAlgorithm};
+
+/// Longest verifier nonce [`Session::request_attestation_with_nonce`] accepts: the context
+/// holds at most 255 bytes, 32 of which are fresh.
+pub const MAX_VERIFIER_NONCE_LEN: usize = crate::msgs::MAX_CONTEXT_LEN - 32;
 
 /// Configuration shared by the sessions of one endpoint.
 #[derive(Clone, Debug)]
@@ -290,14 +295,44 @@ impl<C> Session<C> {
         exporter: &dyn Exporter,
     ) -> Result<Vec<u8>, Error> {
         self.check_open()?;
-        let result = self.request_inner(now, exporter);
+        let result = self.request_inner(now, exporter, &[]);
         self.guard(result)
     }
 
-    fn request_inner(&mut self, now: Instant, exporter: &dyn Exporter) -> Result<Vec<u8>, Error> {
+    /// Like [`Self::request_attestation`], with a context that starts with `verifier_nonce`
+    /// (at most [`MAX_VERIFIER_NONCE_LEN`] bytes) followed by 32 fresh bytes: for
+    /// background-check deployments whose verifier supplies the nonce (draft-fossati-seat-expat
+    /// issue #57). The verifier finds the context in [`Binding::context`].
+    pub fn request_attestation_with_nonce(
+        &mut self,
+        now: Instant,
+        exporter: &dyn Exporter,
+        verifier_nonce: &[u8],
+    ) -> Result<Vec<u8>, Error> {
+        self.check_open()?;
+        if verifier_nonce.len() > MAX_VERIFIER_NONCE_LEN {
+            return Err(InvalidMessage::BadLength {
+                what: "verifier nonce",
+                min: 0,
+                max: MAX_VERIFIER_NONCE_LEN,
+                seen: verifier_nonce.len(),
+            }
+            .into());
+        }
+        let result = self.request_inner(now, exporter, verifier_nonce);
+        self.guard(result)
+    }
+
+    fn request_inner(
+        &mut self,
+        now: Instant,
+        exporter: &dyn Exporter,
+        prefix: &[u8],
+    ) -> Result<Vec<u8>, Error> {
         let keys = AuthenticatorKeys::derive(exporter, self.hash, self.role.peer())
             .map_err(exporter_error)?;
-        let context = self.fresh_context();
+        let context = [prefix, &self.fresh_context()].concat();
+        self.used_contexts.insert(context.clone());
         let mut extensions = vec![
             Extension::signature_algorithms(&self.config.signature_schemes),
             Extension::cmw_attestation_offer(self.config.profile.cmw_extension_type),

@@ -19,6 +19,14 @@ pub enum EvidenceError {
         /// What the evidence carries.
         seen: Vec<u8>,
     },
+    /// The request this evidence answers did not carry the verifier's nonce at the start of
+    /// its context (background-check model).
+    NonceMismatch {
+        /// The verifier's nonce.
+        expected: Vec<u8>,
+        /// The request's context.
+        context: Vec<u8>,
+    },
     /// The evidence binds another key than the authenticator's (`AIK_pub_hash`).
     AikMismatch {
         /// Hash of the authenticator's key.
@@ -82,6 +90,12 @@ impl fmt::Display for EvidenceError {
                 f,
                 "evidence nonce {} is not this request's binder {}",
                 hex::encode(seen),
+                hex::encode(expected)
+            ),
+            Self::NonceMismatch { expected, context } => write!(
+                f,
+                "request context {} does not start with the verifier's nonce {}",
+                hex::encode(context),
                 hex::encode(expected)
             ),
             Self::AikMismatch { expected, seen } => write!(
@@ -160,6 +174,23 @@ pub fn check_binder(expected: &[u8], seen: &[u8]) -> Result<(), EvidenceError> {
         false => Err(EvidenceError::BinderMismatch {
             expected: expected.to_vec(),
             seen: seen.to_vec(),
+        }),
+    }
+}
+
+/// Checks that the request `binding` answers carried the verifier's `nonce` at the start of
+/// its context (background-check model; see
+/// `atls_core::Session::request_attestation_with_nonce`).
+pub fn check_verifier_nonce(
+    binding: &atls_core::Binding,
+    nonce: &[u8],
+) -> Result<(), EvidenceError> {
+    let context = binding.context();
+    match context.get(..nonce.len()).is_some_and(|p| ct_eq(p, nonce)) {
+        true => Ok(()),
+        false => Err(EvidenceError::NonceMismatch {
+            expected: nonce.to_vec(),
+            context: context.to_vec(),
         }),
     }
 }

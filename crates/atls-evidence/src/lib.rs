@@ -51,7 +51,7 @@ pub use ear::{
     AttestationResult, EAR_PROFILE, EarAlgorithm, EarHeader, EarIssuer, EarStatus, EarVerifier,
     EarVerifyingKey, MAX_EAR_LEN, Submod, TrustedKey, VerifierId, decode_attestation_result,
 };
-pub use error::{BackendError, EvidenceError, check_aik, check_binder};
+pub use error::{BackendError, EvidenceError, check_aik, check_binder, check_verifier_nonce};
 
 pub use cmw::{
     Cmw, CmwError, CmwFormat, CmwNode, Collection, CollectionType, Indicator, Label, MAX_DEPTH,
