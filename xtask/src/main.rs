@@ -12,7 +12,8 @@ const USAGE: &str = "usage: cargo xtask <command>
 commands:
   ci           run .ci/run: fmt check, clippy -D warnings, rustdoc -D warnings, the
                core's dependency check, the test suite and a fuzz smoke run
-  test         the whole test suite (same as `cargo test --workspace`)
+  test         the whole test suite: `cargo test --workspace`, then the optional
+               features' tests (Rego, PCCS, simulator docs)
   core-deps    check that atls-core depends on no IO runtime or socket crate
   fuzz-smoke   build every fuzz target and run each for a few hundred inputs
 ";
