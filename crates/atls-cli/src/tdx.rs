@@ -24,8 +24,12 @@ pub(crate) struct VerifyArgs {
     #[arg(long)]
     quote: PathBuf,
     /// Collateral as dcap-qvl `QuoteCollateralV3` JSON.
-    #[arg(long)]
-    collateral: PathBuf,
+    #[arg(long, required_unless_present = "pccs", conflicts_with = "pccs")]
+    collateral: Option<PathBuf>,
+    /// Fetch the collateral from this PCCS / Intel PCS base URL instead (no default: the
+    /// operator chooses whom to ask), e.g. `https://pccs.example:8081/sgx/certification/v4`.
+    #[arg(long, value_name = "URL")]
+    pccs: Option<String>,
     /// Appraisal time, seconds since the Unix epoch (collateral is valid for a window).
     #[arg(long, value_name = "UNIX_SECONDS")]
     at: u64,
@@ -81,9 +85,27 @@ fn parse_rejects(e: &QuoteError) -> bool {
     )
 }
 
+/// Collateral from the file, or fetched from the PCCS for the quote's platform.
+fn collateral_for(args: &VerifyArgs, quote: &[u8]) -> Result<QuoteCollateralV3, Failure> {
+    match (&args.collateral, &args.pccs) {
+        (Some(path), _) => read_collateral(path),
+        (None, Some(url)) => {
+            let parsed = Quote::parse(quote)
+                .map_err(|e| Failure::unusable(format!("quote {}: {e}", args.quote.display())))?;
+            let key = atls_tdx::CollateralKey::for_quote(&parsed)
+                .map_err(|e| Failure::unusable(format!("quote {}: {e}", args.quote.display())))?;
+            eprintln!("atls: fetching collateral for {key} from {url} …");
+            atls_tdx::PccsCollateral::new(atls_tdx::PccsConfig::new(url.clone()))
+                .fetch_blocking(&key)
+                .map_err(|e| Failure::unusable(format!("collateral from {url}: {e}")))
+        }
+        (None, None) => Err(Failure::unusable("give --collateral FILE or --pccs URL")),
+    }
+}
+
 fn verify(args: &VerifyArgs) -> Result<u8, Failure> {
     let quote_bytes = read(&args.quote, "quote")?;
-    let collateral = read_collateral(&args.collateral)?;
+    let collateral = collateral_for(args, &quote_bytes)?;
     let policy = match &args.policy {
         Some(path) => Some(crate::policy::load(path)?),
         None => None,

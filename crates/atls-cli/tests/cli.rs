@@ -515,3 +515,23 @@ impl StdinExt for Command {
         )
     }
 }
+
+#[test]
+fn tdx_verify_with_an_unreachable_pccs_is_unusable_input() {
+    // Port 9 on loopback: nothing listens there.
+    let (code, _, err) = run(&[
+        "tdx",
+        "verify",
+        "--quote",
+        testdata("dcap-qvl/tdx_quote").to_str().unwrap(),
+        "--pccs",
+        "http://127.0.0.1:9/sgx/certification/v4",
+        "--at",
+        "1751328000",
+    ]);
+    assert_eq!(code, 2, "{err}");
+    assert!(
+        err.contains("fetching collateral for") && err.contains("collateral from"),
+        "{err}"
+    );
+}
