@@ -1,17 +1,54 @@
-//! Loopback fixtures: a test CA, server and client identities, and attesters.
+//! Loopback fixtures: a test CA, server and client identities, and TDX attesters.
+//!
+//! Evidence is real TDX evidence from the project's simulator: quotes signed through a test
+//! PKI and appraised by the same DCAP path as hardware quotes (`TdxVerifier` under the
+//! simulator's test root), REPORTDATA = binder ‖ AIK_pub_hash. Each simulated "platform" is a
+//! TD with its own MRTD; the fixture verifier names the platform in `test.platform` after
+//! appraisal so tests can say which peer they reached.
 #![allow(dead_code, unreachable_pub)]
 
-use std::collections::BTreeMap;
+use std::collections::HashMap;
 use std::net::SocketAddr;
-use std::sync::{Arc, Mutex};
+use std::sync::{Arc, LazyLock, Mutex};
 
 use atls_core::{Binding, CertificateDer};
-use atls_evidence::insecure_test::{InsecureTestAttester, InsecureTestVerifier};
-use atls_evidence::{Attester, BoxFuture, EvidenceError, VerifierSet};
+use atls_evidence::{Attester, BoxFuture, Claims, EvidenceError, MediaType, Verifier, VerifierSet};
+use atls_tdx::sim::{
+    QuoteVariant, SimulatedTd, SimulatedTdxAttester, SimulatorConfig, TdxSimulator,
+};
+use atls_tdx::{Appraiser, StaticCollateral, TdxVerifier};
 use rustls::pki_types::{PrivateKeyDer, PrivatePkcs8KeyDer};
+use sha2::Digest;
 use tokio::net::{TcpListener, TcpStream};
 
-pub const AK_SEED: [u8; 32] = [0x5e; 32];
+fn unix_now() -> u64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap()
+        .as_secs()
+}
+
+/// One simulated TDX platform for the whole test binary (no generation delay).
+static SIM: LazyLock<Arc<TdxSimulator>> = LazyLock::new(|| {
+    let config = SimulatorConfig::new([0x5e; 32], unix_now() - 3600).without_generation_delay();
+    Arc::new(TdxSimulator::new(config).unwrap())
+});
+
+/// Platform names by the hex MRTD of their TD.
+static PLATFORMS: LazyLock<Mutex<HashMap<String, String>>> = LazyLock::new(Default::default);
+
+fn td(platform: &str) -> SimulatedTd {
+    let mr_td: [u8; 48] = sha2::Sha384::digest(format!("platform {platform}")).into();
+    PLATFORMS
+        .lock()
+        .unwrap()
+        .insert(hex::encode(mr_td), platform.to_string());
+    SimulatedTd::default().with_mr_td(mr_td)
+}
+
+fn simulated(platform: &str, variant: QuoteVariant) -> SimulatedTdxAttester {
+    SimulatedTdxAttester::new(SIM.clone(), td(platform)).with_variant(variant)
+}
 
 pub struct Pki {
     pub ca_der: CertificateDer<'static>,
@@ -84,15 +121,45 @@ pub fn key(der: &[u8]) -> PrivateKeyDer<'static> {
     PrivateKeyDer::Pkcs8(PrivatePkcs8KeyDer::from(der.to_vec()))
 }
 
+/// A TD on the simulated platform, measured as `platform`.
 pub fn attester(platform: &str) -> Arc<dyn Attester> {
-    let mut claims = BTreeMap::new();
-    claims.insert("test.platform".to_string(), serde_json::json!(platform));
-    Arc::new(InsecureTestAttester::new(AK_SEED, claims))
+    Arc::new(simulated(platform, QuoteVariant::Genuine))
 }
 
+/// The TDX verifier (DCAP under the simulator's test root, collateral, binder check), with
+/// the platform named in the claims.
 pub fn verifiers() -> VerifierSet {
-    let pk = InsecureTestAttester::new(AK_SEED, BTreeMap::new()).public_key();
-    VerifierSet::new().with(Arc::new(InsecureTestVerifier::new(pk).unwrap()))
+    let appraiser = Appraiser::with_test_root_ca_for_testing(SIM.test_root_ca_der().to_vec());
+    let collateral = Arc::new(StaticCollateral::new(SIM.collateral().clone()));
+    let tdx = TdxVerifier::new(appraiser, collateral, unix_now);
+    VerifierSet::new().with(Arc::new(NamesPlatform(tdx)))
+}
+
+/// Adds `test.platform` to the claims of evidence the TDX verifier accepted.
+#[derive(Debug)]
+struct NamesPlatform(TdxVerifier);
+
+impl Verifier for NamesPlatform {
+    fn media_type(&self) -> MediaType {
+        self.0.media_type()
+    }
+
+    fn verify<'a>(
+        &'a self,
+        value: &'a [u8],
+        binding: &'a Binding,
+    ) -> BoxFuture<'a, Result<Claims, EvidenceError>> {
+        Box::pin(async move {
+            let mut claims = self.0.verify(value, binding).await?;
+            let name = claims
+                .get_str("tdx.mr_td")
+                .and_then(|m| PLATFORMS.lock().unwrap().get(m).cloned());
+            if let Some(name) = name {
+                claims.insert("test.platform", name);
+            }
+            Ok(claims)
+        })
+    }
 }
 
 /// An attester that records every binder it attests to.
@@ -105,13 +172,15 @@ impl Attester for Recording {
     fn attest<'a>(&'a self, binding: &'a Binding) -> BoxFuture<'a, Result<Vec<u8>, EvidenceError>> {
         self.binders.lock().unwrap().push(binding.binder().to_vec());
         Box::pin(async move {
-            let inner = InsecureTestAttester::new(AK_SEED, BTreeMap::new());
-            inner.attest(binding).await
+            simulated("recorded", QuoteVariant::Genuine)
+                .attest(binding)
+                .await
         })
     }
 }
 
-/// An attester that succeeds `good` times, then returns evidence bound to nothing.
+/// An attester that succeeds `good` times, then returns quotes whose signature does not
+/// verify.
 #[derive(Debug)]
 pub struct GoesBad {
     pub good: Mutex<u32>,
@@ -122,18 +191,11 @@ impl Attester for GoesBad {
         let mut good = self.good.lock().unwrap();
         let ok = *good > 0;
         *good = good.saturating_sub(1);
-        Box::pin(async move {
-            let inner = InsecureTestAttester::new(AK_SEED, BTreeMap::new());
-            match ok {
-                true => inner.attest(binding).await,
-                // Evidence from a key nobody trusts.
-                false => {
-                    InsecureTestAttester::new([0x01; 32], BTreeMap::new())
-                        .attest(binding)
-                        .await
-                }
-            }
-        })
+        let variant = match ok {
+            true => QuoteVariant::Genuine,
+            false => QuoteVariant::TamperedQuoteSignature,
+        };
+        Box::pin(async move { simulated("goes-bad", variant).attest(binding).await })
     }
 }
 
