@@ -216,7 +216,7 @@ pub fn name() -> rustls::pki_types::ServerName<'static> {
 /// A policy accepting only `test.platform == expected`, saying why it rejects anything else.
 pub fn platform_policy(expected: &'static str) -> Arc<dyn atls_tokio::PeerPolicy> {
     Arc::new(
-        move |c: &atls_evidence::Claims| -> Result<serde_json::Value, atls_core::BoxError> {
+        move |c: &Claims| -> Result<serde_json::Value, atls_core::BoxError> {
             match c.get_str("test.platform") {
                 Some(p) if p == expected => Ok(serde_json::json!({"accepted": true})),
                 other => Err(format!("test.platform is {other:?}, expected {expected:?}").into()),
