@@ -172,23 +172,7 @@ fn ea_06_answer_to_one_request_does_not_satisfy_another() {
     let auth1 = server_answer(&mut p, &r1);
 
     // Stateless validation against R2.
-    let req2 = AuthenticatorRequest::decode(&r2).unwrap();
-    let offered: Vec<_> = req2.extensions.iter().map(|e| e.typ).collect();
-    let expect = Expectation {
-        request_in_transcript: &r2,
-        context: Some(&req2.context),
-        offered_extensions: &offered,
-        offered_schemes: &req2.signature_schemes(),
-        cmw_extension_type: CMW_TYPE,
-    };
-    let err = validate_authenticator(
-        HashAlgorithm::Sha256,
-        &server_keys(&p),
-        &expect,
-        &Authenticator::decode(&auth1).unwrap(),
-        p.server_id.pinned().as_ref(),
-    )
-    .unwrap_err();
+    let err = validate_as_client(&p, &r2, None, &auth1).unwrap_err();
     assert_peer(&err, PeerMisbehaved::ContextMismatch);
 
     // In the session: an authenticator whose context matches neither outstanding request.
@@ -257,23 +241,9 @@ fn ea_09_cmw_attestation_not_offered_is_unsupported_extension_110() {
     let mut p = Pair::new();
     let req = client_request(&mut p);
     let auth = server_answer(&mut p, &req);
-    let request = AuthenticatorRequest::decode(&req).unwrap();
     // The request as validated offers only signature_algorithms.
-    let expect = Expectation {
-        request_in_transcript: &req,
-        context: Some(&request.context),
-        offered_extensions: &[ExtensionType::SIGNATURE_ALGORITHMS],
-        offered_schemes: &request.signature_schemes(),
-        cmw_extension_type: CMW_TYPE,
-    };
-    let err = validate_authenticator(
-        HashAlgorithm::Sha256,
-        &server_keys(&p),
-        &expect,
-        &Authenticator::decode(&auth).unwrap(),
-        p.server_id.pinned().as_ref(),
-    )
-    .unwrap_err();
+    let offered = [ExtensionType::SIGNATURE_ALGORITHMS];
+    let err = validate_as_client(&p, &req, Some(&offered), &auth).unwrap_err();
     assert_peer(&err, PeerMisbehaved::UnsupportedExtension(CMW_TYPE));
     assert_eq!(err.alert().get(), 110);
 

@@ -366,3 +366,30 @@ pub fn server_answer(p: &mut Pair, request: &[u8]) -> Vec<u8> {
         .unwrap();
     p.server.poll_transmit().unwrap()
 }
+
+/// Validates `authenticator` statelessly as the client would for `request` (as sent) on
+/// `p`'s connection; `offered` overrides the extension types the request offered.
+pub fn validate_as_client(
+    p: &Pair,
+    request: &[u8],
+    offered: Option<&[ExtensionType]>,
+    authenticator: &[u8],
+) -> Result<Validation, Error> {
+    let req = AuthenticatorRequest::decode(request).unwrap();
+    let all: Vec<_> = req.extensions.iter().map(|e| e.typ).collect();
+    let expect = Expectation {
+        request_in_transcript: request,
+        context: Some(&req.context),
+        offered_extensions: offered.unwrap_or(&all),
+        offered_schemes: &req.signature_schemes(),
+        cmw_extension_type: DEFAULT_CMW_ATTESTATION,
+    };
+    let keys = AuthenticatorKeys::derive(&p.exporter, HashAlgorithm::Sha256, Role::Server).unwrap();
+    validate_authenticator(
+        HashAlgorithm::Sha256,
+        &keys,
+        &expect,
+        &Authenticator::decode(authenticator).unwrap(),
+        p.server_id.pinned().as_ref(),
+    )
+}
