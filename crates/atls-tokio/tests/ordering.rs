@@ -183,3 +183,87 @@ async fn st_05_failed_reattestation_tears_down_and_stops_delivery() {
         "the server's writes must fail once the link is torn down"
     );
 }
+
+/// The server side of a raw connection as an `atls_core::Exporter`.
+struct RawExporter<'a>(&'a rustls::ServerConnection);
+
+impl atls_core::Exporter for RawExporter<'_> {
+    fn export(
+        &self,
+        label: &[u8],
+        context: &[u8],
+        out: &mut [u8],
+    ) -> Result<(), atls_core::ExporterError> {
+        self.0
+            .export_keying_material(out, label, Some(context))
+            .map(|_| ())
+            .map_err(|e| atls_core::ExporterError::Other(e.to_string()))
+    }
+}
+
+#[tokio::test]
+async fn st_04_valid_authenticator_without_evidence_fails_closed() {
+    let pki = Pki::new();
+    let (l, addr) = listener().await;
+    let raw = tokio_rustls::TlsAcceptor::from(raw_server_config(&pki));
+    let server_key = key(&pki.server_key);
+    let chain = pki.server_chain.clone();
+    let server = tokio::spawn(async move {
+        let (tcp, _) = l.accept().await.unwrap();
+        let mut tls = raw.accept(tcp).await.unwrap();
+        // Read the client's request frame.
+        let mut header = [0u8; 4];
+        tls.read_exact(&mut header).await.unwrap();
+        assert_eq!(header[0], 0x01, "an EA frame");
+        let len = u32::from_be_bytes([0, header[1], header[2], header[3]]) as usize;
+        let mut request = vec![0u8; len];
+        tls.read_exact(&mut request).await.unwrap();
+        // A correct RFC 9261 authenticator for it, signed with the server's key, without
+        // cmw_attestation.
+        use atls_core::Codec;
+        let ctx = atls_core::AuthenticatorRequest::decode(&request)
+            .unwrap()
+            .context;
+        let identity = atls_core::CertifiedKey {
+            chain,
+            key: atls_core::signing_key_from_pkcs8_der(server_key.secret_der()).unwrap(),
+        };
+        let hash = atls_core::HashAlgorithm::Sha256;
+        let auth = {
+            let exporter = RawExporter(tls.get_ref().1);
+            let keys =
+                atls_core::AuthenticatorKeys::derive(&exporter, hash, atls_core::Role::Server)
+                    .unwrap();
+            atls_core::build_authenticator(hash, &keys, &request, &ctx, &identity, vec![]).unwrap()
+        };
+        let frame = [
+            &[0x01u8][..],
+            &(auth.len() as u32).to_be_bytes()[1..],
+            &auth,
+        ]
+        .concat();
+        tls.write_all(&frame).await.unwrap();
+        tls.flush().await.unwrap();
+        frame_types(&mut tls).await
+    });
+    let connector = AtlsConnector::builder()
+        .with_root_certificates(pki.roots())
+        .require_server_attestation(verifiers())
+        .build()
+        .unwrap();
+    let err = connector
+        .connect(name(), tcp(addr).await)
+        .await
+        .unwrap_err();
+    assert!(
+        matches!(
+            err.attestation_error(),
+            Some(atls_core::Error::AttestationMissing)
+        ),
+        "{err}"
+    );
+    assert_eq!(err.alert_code(), 109);
+    // The raw server sees the alert and never any application data.
+    let types = server.await.unwrap();
+    assert_eq!(types, vec![0x04], "{types:?}");
+}
