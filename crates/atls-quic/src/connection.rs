@@ -21,6 +21,8 @@ struct Inner {
     status: watch::Receiver<LinkStatus>,
     bi: Mutex<mpsc::UnboundedReceiver<(SendStream, RecvStream)>>,
     uni: Mutex<mpsc::UnboundedReceiver<RecvStream>>,
+    /// The driver, when this side attests its peer.
+    reattest: Option<mpsc::Sender<crate::driver::ToDriver>>,
 }
 
 impl Drop for Inner {
@@ -57,6 +59,7 @@ impl AttestedConnection {
         conn: quinn::Connection,
         status: watch::Receiver<LinkStatus>,
         streams: AppStreams,
+        reattest: Option<mpsc::Sender<crate::driver::ToDriver>>,
     ) -> Self {
         Self {
             inner: Arc::new(Inner {
@@ -64,8 +67,26 @@ impl AttestedConnection {
                 status,
                 bi: Mutex::new(streams.bi),
                 uni: Mutex::new(streams.uni),
+                reattest,
             }),
         }
+    }
+
+    /// Re-attests the peer now, on a fresh attestation stream; application streams keep
+    /// flowing. The outcome arrives through [`Self::watch_status`]: a new
+    /// [`LinkStatus::Attested`], or [`LinkStatus::Failed`] and the connection closed.
+    pub async fn reattest(&self) -> Result<(), AtlsError> {
+        let Some(tx) = &self.inner.reattest else {
+            return Err(AtlsError::Config(
+                "this side does not attest its peer (no verifiers configured)".into(),
+            ));
+        };
+        if let LinkStatus::Failed(e) = &*self.inner.status.borrow() {
+            return Err(AtlsError::Protocol(format!("link already failed: {e}")));
+        }
+        tx.send(crate::driver::ToDriver::Reattest)
+            .await
+            .map_err(|_| AtlsError::Closed)
     }
 
     /// The current link status.

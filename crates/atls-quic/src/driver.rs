@@ -48,7 +48,9 @@ pub(crate) enum AppStream {
     Uni(RecvStream),
 }
 
-enum ToDriver {
+pub(crate) enum ToDriver {
+    /// The application asks for a re-attestation of the peer now.
+    Reattest,
     /// A request from an attestation stream the peer opened; the answer goes to the sender.
     Request(Vec<u8>, oneshot::Sender<Vec<u8>>),
     /// The authenticator read from an attestation stream we opened.
@@ -92,7 +94,7 @@ pub(crate) async fn establish(
     let driver = Driver {
         exporter: QuicExporter(conn.clone()),
         conn: conn.clone(),
-        to_driver: tx,
+        to_driver: tx.clone(),
         held: Vec::new(),
         bi: bi_tx,
         uni: uni_tx,
@@ -100,6 +102,7 @@ pub(crate) async fn establish(
     };
     tokio::spawn(driver.run(engine, rx));
     let status = established.wait().await?;
+    let reattest = config.requires_peer_attestation().then_some(tx);
     Ok(AttestedConnection::new(
         conn,
         status,
@@ -107,6 +110,7 @@ pub(crate) async fn establish(
             bi: bi_rx,
             uni: uni_rx,
         },
+        reattest,
     ))
 }
 
@@ -160,6 +164,10 @@ impl Driver {
 
     async fn on_message(&mut self, engine: &mut Engine, msg: ToDriver) -> Result<(), AtlsError> {
         match msg {
+            ToDriver::Reattest => {
+                engine.request_attestation(&self.exporter)?;
+                self.flush(engine, None)
+            }
             ToDriver::Request(bytes, reply) => {
                 if !is_request(&bytes) {
                     return Err(AtlsError::Protocol(

@@ -413,3 +413,22 @@ async fn rp_06_server_sends_no_tickets_and_refuses_0rtt() {
     );
     accepting.abort();
 }
+
+#[tokio::test]
+async fn reattestation_on_demand_uses_a_fresh_binder() {
+    let pki = Pki::new();
+    let recording = Arc::new(Recording::default());
+    let (server, addr) = server(server_attesting(&pki, recording.clone()));
+    let echo_server = spawn_echo_server(server, 1);
+    let conn = connect(client_requiring(&pki), addr).await.unwrap();
+    let mut status = conn.watch_status();
+    conn.reattest().await.unwrap();
+    assert_eq!(within(20, echo(&conn, b"during")).await, b"during");
+    within(20, status.changed()).await.unwrap();
+    assert!(matches!(*status.borrow(), LinkStatus::Attested(_)));
+    let binders = recording.binders.lock().unwrap().clone();
+    assert_eq!(binders.len(), 2);
+    assert_ne!(binders[0], binders[1]);
+    drop(conn);
+    within(20, echo_server).await.unwrap();
+}
