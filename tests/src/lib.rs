@@ -208,6 +208,19 @@ impl Link {
         Self::new(client, server, secret)
     }
 
+    /// The client requests the server's attestation and the exchange runs; returns the
+    /// client's error, checking that the client (not the server) failed and is not attested.
+    pub fn client_attestation_fails(&mut self) -> Error {
+        self.client
+            .session
+            .request_attestation(self.now, &self.exporter)
+            .unwrap();
+        let (side, err) = self.drive().expect_err("the client must reject the server");
+        assert_eq!(side, Side::Client, "{err}");
+        assert!(!self.client.session.is_peer_attested());
+        err
+    }
+
     /// Runs both sides until nothing moves; errors are tagged with the side raising them.
     pub fn drive(&mut self) -> Result<(), (Side, Error)> {
         loop {

@@ -26,12 +26,7 @@ fn dv_01_genuine_tee_with_same_measurements_but_other_identity_is_rejected() {
     let attacker = Identity::new("attacker.example");
     // The attacker runs a genuine TEE: the evidence is fresh, correctly bound and verifies.
     let mut link = diverted(&target, &attacker, Some("genuine"));
-    link.client
-        .session
-        .request_attestation(link.now, &link.exporter)
-        .unwrap();
-    let (side, err) = link.drive().unwrap_err();
-    assert_eq!(side, Side::Client);
+    let err = link.client_attestation_fails();
     assert!(
         matches!(err, Error::Certificate(CertificateError::IdentitySwitch)),
         "{err}"

@@ -149,12 +149,7 @@ fn rp_04_attester_chosen_nonce_is_binder_mismatch() {
     link.server.attester = Some(std::sync::Arc::new(Replaying(forge_test_evidence(
         &aik, &aik,
     ))));
-    link.client
-        .session
-        .request_attestation(link.now, &link.exporter)
-        .unwrap();
-    let (side, err) = link.drive().unwrap_err();
-    assert_eq!(side, Side::Client);
+    let err = link.client_attestation_fails();
     assert!(
         matches!(
             evidence_error(&err),
@@ -232,12 +227,7 @@ fn rp_07_evidence_for_a_context_without_the_verifiers_nonce_is_rejected() {
     // Evidence fresh for the connection, but for a context without the nonce.
     let mut link = Link::server_attests(&server_id, 0x08);
     background_check(&mut link, &nonce);
-    link.client
-        .session
-        .request_attestation(link.now, &link.exporter)
-        .unwrap();
-    let (side, err) = link.drive().unwrap_err();
-    assert_eq!(side, Side::Client);
+    let err = link.client_attestation_fails();
     assert!(
         matches!(
             evidence_error(&err),

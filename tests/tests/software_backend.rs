@@ -54,12 +54,7 @@ fn evidence_from_an_untrusted_attestation_key_is_rejected() {
     link.server.attester = Some(std::sync::Arc::new(
         atls_evidence::insecure_test::InsecureTestAttester::new([0x11; 32], Default::default()),
     ));
-    link.client
-        .session
-        .request_attestation(link.now, &link.exporter)
-        .unwrap();
-    let (side, err) = link.drive().unwrap_err();
-    assert_eq!(side, Side::Client);
+    let err = link.client_attestation_fails();
     assert!(matches!(
         evidence_error(&err),
         Some(EvidenceError::Backend(_))

@@ -59,6 +59,18 @@ fn toy_cmw_ext(_: &Pair) -> Extension {
     Extension::cmw_attestation(CMW_TYPE, &[0xa5; 64]).unwrap()
 }
 
+/// An authenticator over `cert` signed with the server's key and MACed with the server's
+/// keys of `p`'s connection: only the Certificate contents are the attacker's.
+fn forge_as_server(p: &Pair, req: &[u8], cert: &Certificate, scheme: SignatureScheme) -> Vec<u8> {
+    forge(
+        &server_keys(p),
+        req,
+        cert,
+        p.server_id.signing_key().as_ref(),
+        scheme,
+    )
+}
+
 fn mutate(bytes: &[u8], f: impl FnOnce(&mut Authenticator)) -> Vec<u8> {
     let mut a = Authenticator::decode(bytes).unwrap();
     f(&mut a);
@@ -178,13 +190,7 @@ fn ea_06_answer_to_one_request_does_not_satisfy_another() {
     // In the session: an authenticator whose context matches neither outstanding request.
     let mut cert = certificate_for(&p, &r1, vec![toy_cmw_ext(&p)]);
     cert.context = vec![0x77; 32];
-    let auth = forge(
-        &server_keys(&p),
-        &r1,
-        &cert,
-        p.server_id.signing_key().as_ref(),
-        SignatureScheme::ED25519,
-    );
+    let auth = forge_as_server(&p, &r1, &cert, SignatureScheme::ED25519);
     assert_peer(
         &client_rejects(&mut p, &auth),
         PeerMisbehaved::ContextMismatch,
@@ -223,13 +229,7 @@ fn ea_08_unoffered_extension_in_entry_is_unsolicited() {
         data: vec![1],
     };
     let cert = certificate_for(&p, &req, vec![toy_cmw_ext(&p), odd]);
-    let auth = forge(
-        &server_keys(&p),
-        &req,
-        &cert,
-        p.server_id.signing_key().as_ref(),
-        SignatureScheme::ED25519,
-    );
+    let auth = forge_as_server(&p, &req, &cert, SignatureScheme::ED25519);
     assert_peer(
         &client_rejects(&mut p, &auth),
         PeerMisbehaved::UnsolicitedExtension(ExtensionType(0x1234)),
@@ -256,13 +256,7 @@ fn ea_09_cmw_attestation_not_offered_is_unsupported_extension_110() {
     );
     let req = client_request(&mut q);
     let cert = certificate_for(&q, &req, vec![toy_cmw_ext(&q)]);
-    let auth = forge(
-        &server_keys(&q),
-        &req,
-        &cert,
-        q.server_id.signing_key().as_ref(),
-        SignatureScheme::ED25519,
-    );
+    let auth = forge_as_server(&q, &req, &cert, SignatureScheme::ED25519);
     let err = client_rejects(&mut q, &auth);
     assert_peer(&err, PeerMisbehaved::UnsolicitedExtension(CMW_TYPE));
     assert_eq!(err.alert().get(), 110);
@@ -277,13 +271,7 @@ fn ea_10_cmw_attestation_outside_the_leaf_is_rejected() {
         cert_data: p.client_id.cert_der.clone(),
         extensions: vec![toy_cmw_ext(&p)],
     });
-    let auth = forge(
-        &server_keys(&p),
-        &req,
-        &cert,
-        p.server_id.signing_key().as_ref(),
-        SignatureScheme::ED25519,
-    );
+    let auth = forge_as_server(&p, &req, &cert, SignatureScheme::ED25519);
     assert_peer(
         &client_rejects(&mut p, &auth),
         PeerMisbehaved::ExtensionNotInLeaf(CMW_TYPE),
@@ -295,13 +283,7 @@ fn ea_11_duplicate_extension_in_entry_is_rejected() {
     let mut p = Pair::new();
     let req = client_request(&mut p);
     let cert = certificate_for(&p, &req, vec![toy_cmw_ext(&p), toy_cmw_ext(&p)]);
-    let auth = forge(
-        &server_keys(&p),
-        &req,
-        &cert,
-        p.server_id.signing_key().as_ref(),
-        SignatureScheme::ED25519,
-    );
+    let auth = forge_as_server(&p, &req, &cert, SignatureScheme::ED25519);
     assert!(matches!(
         client_rejects(&mut p, &auth),
         Error::InvalidMessage(InvalidMessage::DuplicateExtension(CMW_TYPE))
@@ -321,13 +303,7 @@ fn ea_12_scheme_not_offered_or_not_allowed_is_rejected() {
     );
     let req = client_request(&mut p);
     let cert = certificate_for(&p, &req, vec![toy_cmw_ext(&p)]);
-    let auth = forge(
-        &server_keys(&p),
-        &req,
-        &cert,
-        p.server_id.signing_key().as_ref(),
-        SignatureScheme::ECDSA_NISTP256_SHA256,
-    );
+    let auth = forge_as_server(&p, &req, &cert, SignatureScheme::ECDSA_NISTP256_SHA256);
     assert_peer(
         &client_rejects(&mut p, &auth),
         PeerMisbehaved::SchemeNotOffered {
@@ -339,13 +315,7 @@ fn ea_12_scheme_not_offered_or_not_allowed_is_rejected() {
     let mut p = Pair::new();
     let req = client_request(&mut p);
     let cert = certificate_for(&p, &req, vec![toy_cmw_ext(&p)]);
-    let auth = forge(
-        &server_keys(&p),
-        &req,
-        &cert,
-        p.server_id.signing_key().as_ref(),
-        SignatureScheme::RSA_PKCS1_SHA256,
-    );
+    let auth = forge_as_server(&p, &req, &cert, SignatureScheme::RSA_PKCS1_SHA256);
     assert_peer(
         &client_rejects(&mut p, &auth),
         PeerMisbehaved::SchemeNotAllowed(SignatureScheme::RSA_PKCS1_SHA256),
@@ -638,13 +608,7 @@ fn cm_06_cmw_data_length_mismatch_or_empty_is_a_decode_error() {
             data,
         };
         let cert = certificate_for(&p, &req, vec![ext]);
-        let auth = forge(
-            &server_keys(&p),
-            &req,
-            &cert,
-            p.server_id.signing_key().as_ref(),
-            SignatureScheme::ED25519,
-        );
+        let auth = forge_as_server(&p, &req, &cert, SignatureScheme::ED25519);
         let err = client_rejects(&mut p, &auth);
         assert!(matches!(err, Error::InvalidMessage(_)), "{err:?}");
         assert_eq!(err.alert(), AlertDescription::DecodeError);
