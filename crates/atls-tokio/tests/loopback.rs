@@ -18,9 +18,7 @@ fn server_attesting(pki: &Pki, attester: Arc<dyn atls_evidence::Attester>) -> At
 }
 
 fn client_requiring(pki: &Pki) -> AtlsConnector {
-    AtlsConnector::builder()
-        .with_root_certificates(pki.roots())
-        .require_server_attestation(verifiers())
+    connector_requiring_server::<AtlsConnector>(pki)
         .build()
         .unwrap()
 }

@@ -87,9 +87,7 @@ async fn st_01_server_data_before_attestation_is_never_delivered_and_closes() {
         tls.flush().await.unwrap();
         frame_types(&mut tls).await
     });
-    let connector = AtlsConnector::builder()
-        .with_root_certificates(pki.roots())
-        .require_server_attestation(verifiers())
+    let connector = connector_requiring_server::<AtlsConnector>(&pki)
         .build()
         .unwrap();
     let err = connector
@@ -246,9 +244,7 @@ async fn st_04_valid_authenticator_without_evidence_fails_closed() {
         tls.flush().await.unwrap();
         frame_types(&mut tls).await
     });
-    let connector = AtlsConnector::builder()
-        .with_root_certificates(pki.roots())
-        .require_server_attestation(verifiers())
+    let connector = connector_requiring_server::<AtlsConnector>(&pki)
         .build()
         .unwrap();
     let err = connector
